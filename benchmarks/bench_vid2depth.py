@@ -41,7 +41,7 @@ def run(quick: bool = False) -> list:
     data = kt.datasets.synthetic_driving(2, 2 + batch, (height, width), seed=0)
     inputs = {"images": data["images"][:batch], "intrinsics": data["intrinsics"][:batch]}
     weights = {"reconstruction": 0.85, "ssim": 0.15, "smoothness": 0.05, "icp": 0.1}
-    icp = {"iterations": 3, "points": 512, "stride": 8}
+    icp = {"iterations": 3, "points": 512, "stride": 8, "normalize": True}
     steps = {}
     for jit in (True, False):
         keras.utils.set_random_seed(0)

@@ -195,6 +195,10 @@ class Vid2Depth(keras.Model):
                 stride = max(1, self.icp["stride"] >> scale)
                 cloud = kt.geometry.depth_to_point_cloud(target_depth, k, stride)
                 source_cloud = kt.geometry.depth_to_point_cloud(gather(depth, sources), k, stride)
+                if self.icp["normalize"]:  # in units of the mean depth: scale-free
+                    unit = ops.stop_gradient(ops.mean(target_depth, axis=(1, 2, 3)))
+                    cloud = cloud / unit[:, None, None]
+                    source_cloud = source_cloud / unit[:, None, None]
                 icp = kt.losses.icp_alignment(
                     source_cloud,
                     move_points(cloud, pose),
@@ -319,7 +323,7 @@ def plot_losses(path, histories):
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    kt.recipe_utils.add_recipe_arguments(parser, "vid2depth", epochs=8)
+    kt.recipe_utils.add_recipe_arguments(parser, "vid2depth", epochs=30)
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--reconstruction-weight", type=float, default=0.85)
     parser.add_argument("--ssim-weight", type=float, default=0.15)
@@ -328,9 +332,15 @@ def build_parser():
     parser.add_argument("--icp-iterations", type=int, default=3)
     parser.add_argument("--icp-points", type=int, default=512, help="points per cloud")
     parser.add_argument("--icp-stride", type=int, default=8, help="pixel stride at scale 0")
-    parser.add_argument("--image-size", type=int, nargs=2, default=[48, 160])
-    parser.add_argument("--train-sequences", type=int, default=48)
-    parser.add_argument("--test-sequences", type=int, default=8)
+    parser.add_argument(
+        "--icp-metric",
+        action="store_true",
+        help="ICP on clouds in the network's depth units, as the paper (default: in units "
+        "of the mean depth, which stops the 3-D loss from shrinking the depth scale)",
+    )
+    parser.add_argument("--image-size", type=int, nargs=2, default=[32, 96])
+    parser.add_argument("--train-sequences", type=int, default=96)
+    parser.add_argument("--test-sequences", type=int, default=16)
     parser.add_argument("--sequence-length", type=int, default=12)
     parser.add_argument("--steps-per-epoch", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=4, help="windows per replica")
@@ -355,7 +365,12 @@ def variant_settings(name, args):
 
 def build_model(args, strategy):
     height, width = args.image_size
-    icp = {"iterations": args.icp_iterations, "points": args.icp_points, "stride": args.icp_stride}
+    icp = {
+        "iterations": args.icp_iterations,
+        "points": args.icp_points,
+        "stride": args.icp_stride,
+        "normalize": not args.icp_metric,
+    }
     with strategy.scope():
         model = Vid2Depth(
             disparity_network(height, width, args.width, args.scales),
@@ -363,9 +378,10 @@ def build_model(args, strategy):
             icp,
             name="vid2depth",
         )
-        model.compile(
-            optimizer=keras.optimizers.Adam(args.learning_rate), jit_compile=args.jit_compile
+        schedule = keras.optimizers.schedules.CosineDecay(
+            args.learning_rate, args.epochs * args.steps_per_epoch, alpha=0.05
         )
+        model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=args.jit_compile)
     return model
 
 
