@@ -147,6 +147,8 @@ class Vid2Depth(keras.Model):
         height, width = images.shape[2], images.shape[3]
         flat = ops.reshape(images, (-1, height, width, 3))  # frames t-1, t, t+1 of each window
         disparities = self.disparity_net(flat, training=training)
+        if not isinstance(disparities, (list, tuple)):  # a network with one scale
+            disparities = [disparities]
         stacked = ops.concatenate([images[:, 0], images[:, 1], images[:, 2]], axis=-1)
         return disparities, self.pose_net(stacked, training=training)
 
@@ -269,12 +271,14 @@ def trajectory_scores(true_poses, pred_poses):
 
 def predict(model, test, batch_size=16):
     disparity = model.disparity_net.predict(test["images"][:, 1], batch_size=batch_size, verbose=0)
+    if isinstance(disparity, list):  # several scales: the finest comes first
+        disparity = disparity[0]
     stacked = np.concatenate([test["images"][:, k] for k in range(3)], axis=-1)
     poses = model.pose_net.predict(stacked, batch_size=batch_size, verbose=0)
     matrices = np.stack(
         [np.asarray(kt.geometry.pose_vec_to_matrix(poses[:, k])) for k in (0, 1)], axis=1
     )
-    return 1.0 / disparity[0][..., 0], matrices
+    return 1.0 / disparity[..., 0], matrices
 
 
 # --- Report ------------------------------------------------------------------------------
