@@ -1,0 +1,498 @@
+"""Unsupervised depth and ego-motion from monocular video (vid2depth), with its loss ablation.
+
+What it shows: a disparity network and an ego-motion network that learn from plain video,
+with no depth or pose labels, by teaching each other through view synthesis. Each
+three-frame window `(t-1, t, t+1)` gives four warps per scale (each neighbour into the
+middle frame and back) with `kt.geometry.projective_inverse_warp`; the losses are the
+masked L1 reconstruction, SSIM, edge-aware depth smoothness and the 3-D ICP alignment
+loss of the paper, each with a weight flag, and `--variants` trains the ablations of the
+paper's Table 2 (no ICP, no SSIM, no principled masks) in one command. The video is
+`kt.datasets.synthetic_driving`: a static textured street with exact depth and poses, so
+the depth metrics (Abs Rel ... delta < 1.25^3, median scaling, 80 m cap) and the
+trajectory error on 3-frame snippets are measured on held-out streets, against the
+"train-set mean depth" baseline. The training step is one XLA-compiled `train_step`.
+
+Paper: Mahjourian, Wicke & Angelova, "Unsupervised Learning of Depth and Ego-Motion from
+Monocular Video Using 3D Geometric Constraints" (CVPR 2018); KITTI Abs Rel 0.163 with all
+losses, 0.175 without ICP, 0.183 without SSIM, 0.176 without principled masks.
+
+Run (all four variants, the table of docs/vid2depth.md):
+
+    nice -n 5 python recipes/vid2depth.py --output out/vid2depth
+
+One variant: `--variants no_icp`; a quick check: `--quick`. Time on a laptop CPU: see
+docs/vid2depth.md (the full run was measured on a shared 2-core machine).
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import keras
+import matplotlib
+import numpy as np
+import tensorflow as tf
+from keras import layers, ops
+
+import kerastricks as kt
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+VARIANTS = {  # name: what it switches off
+    "all": {},
+    "no_icp": {"icp": 0.0},
+    "no_ssim": {"ssim": 0.0},
+    "no_masks": {"masks": False},
+}
+PAPER = {"all": 0.163, "no_icp": 0.175, "no_ssim": 0.183, "no_masks": 0.176}
+METRICS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "delta_1", "delta_2", "delta_3")
+
+
+# --- Models ------------------------------------------------------------------------------
+
+
+def conv(x, filters, kernel=3, strides=1):
+    """Convolution, batch normalisation, ReLU (vid2depth has no batch normalisation; with it
+    both networks learn in the few hundred steps a CPU affords)."""
+    x = layers.Conv2D(filters, kernel, strides, padding="same", use_bias=False)(x)
+    return layers.ReLU()(layers.BatchNormalization()(x))
+
+
+def disparity_network(height, width, base=16, num_scales=4):
+    """Encoder-decoder with skip connections; disparities at 4 scales, finest first.
+
+    As vid2depth's DispNet: each decoder level sees the encoder's features of its size
+    and the upsampled coarser disparity; disparity = 10 * sigmoid + 0.01.
+    """
+    image = keras.Input((height, width, 3), name="image")
+    x, skips = image, [image]
+    channels = [base, 2 * base, 4 * base, 8 * base]
+    for level, filters in enumerate(channels):
+        x = conv(conv(x, filters, 5 if level < 2 else 3, strides=2), filters)
+        skips.append(x)
+    disparities, disparity = [], None
+    for level in reversed(range(len(channels))):
+        filters = channels[level - 1] if level else base
+        x = conv(layers.UpSampling2D(2)(x), filters)
+        parts = [x, skips[level]]
+        if disparity is not None:
+            parts.append(layers.UpSampling2D(2, interpolation="bilinear")(disparity))
+        x = conv(layers.Concatenate()(parts), filters)
+        if level < num_scales:
+            disparity = layers.Conv2D(1, 3, padding="same", activation="sigmoid")(x)
+            disparity = layers.Rescaling(10.0, offset=0.01, name=f"disparity_{level}")(disparity)
+            disparities.append(disparity)
+    return keras.Model(image, disparities[::-1], name="disparity_net")
+
+
+def pose_network(height, width, base=16):
+    """Strided convolutions on the stacked window; a 6-DoF pose per source frame.
+
+    Output `[B, 2, 6]` = `(tx, ty, tz, rx, ry, rz)` mapping the middle (target) frame into
+    frames t-1 and t+1; scaled by 0.01 at the output as in SfMLearner.
+    """
+    frames = keras.Input((height, width, 9), name="frames")
+    x = frames
+    for level, filters in enumerate([base, 2 * base, 4 * base, 8 * base, 8 * base, 8 * base]):
+        x = conv(x, filters, (7, 5, 3, 3, 3, 3)[level], strides=2)
+    x = layers.GlobalAveragePooling2D()(layers.Conv2D(12, 1)(x))
+    x = layers.Rescaling(0.01)(x)
+    return keras.Model(frames, layers.Reshape((2, 6), name="poses")(x), name="pose_net")
+
+
+def rigid_inverse(matrix):
+    rotation_t = ops.transpose(matrix[:, :3, :3], (0, 2, 1))
+    translation = -ops.matmul(rotation_t, matrix[:, :3, 3:])
+    top = ops.concatenate([rotation_t, translation], axis=2)
+    return ops.concatenate([top, matrix[:, 3:]], axis=1)
+
+
+def move_points(points, matrix):
+    """Applies `[B, 4, 4]` rigid transforms to `[B, N, 3]` points."""
+    return ops.matmul(points, ops.transpose(matrix[:, :3, :3], (0, 2, 1))) + matrix[:, None, :3, 3]
+
+
+class Vid2Depth(keras.Model):
+    """Both networks and the vid2depth losses in one XLA-compilable `train_step`.
+
+    The loss weights and the principled-mask switch are non-trainable variables, not
+    Python constants, so that one compiled step serves every ablation (`set_variant`).
+    """
+
+    def __init__(self, disparity_net, pose_net, icp, **kwargs):
+        super().__init__(**kwargs)
+        self.disparity_net, self.pose_net, self.icp = disparity_net, pose_net, icp
+        self.switches = {
+            name: self.add_weight(name=name, shape=(), initializer="ones", trainable=False)
+            for name in ("reconstruction", "ssim", "smoothness", "icp", "masks")
+        }
+        names = ("loss", "reconstruction", "ssim", "smoothness", "icp")
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.built = True  # both networks are built
+
+    def set_variant(self, weights, use_masks):
+        """Sets the loss weights (`{term: weight}`) and whether the principled masks apply."""
+        for name, weight in weights.items():
+            self.switches[name].assign(weight)
+        self.switches["masks"].assign(1.0 if use_masks else 0.0)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def call(self, inputs, training=False):
+        """`{"images": [B, 3, H, W, 3], ...}` -> (disparities of all frames per scale, poses)."""
+        images = inputs["images"] if isinstance(inputs, dict) else inputs
+        height, width = images.shape[2], images.shape[3]
+        flat = ops.reshape(images, (-1, height, width, 3))  # frames t-1, t, t+1 of each window
+        disparities = self.disparity_net(flat, training=training)
+        if not isinstance(disparities, (list, tuple)):  # a network with one scale
+            disparities = [disparities]
+        stacked = ops.concatenate([images[:, 0], images[:, 1], images[:, 2]], axis=-1)
+        return disparities, self.pose_net(stacked, training=training)
+
+    def compute_losses(self, images, intrinsics):
+        """The weighted total and each term, summed over scales, averaged over the 4 warps."""
+        disparities, poses = self(images, training=True)
+        batch = ops.shape(images)[0]
+        to_previous, to_next = (
+            kt.geometry.pose_vec_to_matrix(ops.cast(poses[:, k], "float32")) for k in (0, 1)
+        )
+        # All four warps of a window in one batch: the neighbours into the middle frame
+        # and the middle frame into each neighbour; target-to-source poses.
+        targets, sources = (1, 1, 0, 2), (0, 2, 1, 1)
+        pose = ops.concatenate(
+            [to_previous, to_next, rigid_inverse(to_previous), rigid_inverse(to_next)], axis=0
+        )
+        terms = dict.fromkeys(("reconstruction", "ssim", "smoothness", "icp"), 0.0)
+        pyramid = ops.reshape(images, (-1,) + tuple(images.shape[2:]))
+        for scale, disparity in enumerate(disparities):
+            if scale:
+                pyramid = ops.average_pool(pyramid, 2, 2)
+            disparity = ops.cast(disparity, "float32")
+            smoothness = kt.losses.depth_smoothness(pyramid, disparity, normalize=True)
+            terms["smoothness"] += ops.mean(smoothness) / (2**scale)
+            h, w = disparity.shape[1], disparity.shape[2]
+            frames = ops.reshape(pyramid, (batch, 3, h, w, 3))
+            depth = ops.reshape(1.0 / disparity, (batch, 3, h, w, 1))
+            k = kt.geometry.scale_intrinsics(intrinsics, 0.5**scale, 0.5**scale)
+            k = ops.concatenate([k] * 4, axis=0)
+
+            def gather(tensor, indices):
+                return ops.concatenate([tensor[:, i] for i in indices], axis=0)
+
+            target_frames, target_depth = gather(frames, targets), gather(depth, targets)
+            warped, mask = kt.geometry.projective_inverse_warp(
+                gather(frames, sources), target_depth, pose, k
+            )
+            use_masks = self.switches["masks"]
+            mask = use_masks * mask + (1.0 - use_masks)  # all ones: the "no masks" ablation
+            terms["reconstruction"] += ops.mean(
+                kt.losses.masked_reconstruction(target_frames, warped, mask=mask)
+            )
+            ssim = kt.losses.dssim(target_frames, warped, mask=mask, window="box", filter_size=3)
+            terms["ssim"] += ops.mean(ssim)
+            if self.icp["iterations"]:
+                stride = max(1, self.icp["stride"] >> scale)
+                cloud = kt.geometry.depth_to_point_cloud(target_depth, k, stride)
+                source_cloud = kt.geometry.depth_to_point_cloud(gather(depth, sources), k, stride)
+                if self.icp["normalize"]:  # in units of the mean depth: scale-free
+                    unit = ops.stop_gradient(ops.mean(target_depth, axis=(1, 2, 3)))
+                    cloud = cloud / unit[:, None, None]
+                    source_cloud = source_cloud / unit[:, None, None]
+                icp = kt.losses.icp_alignment(
+                    source_cloud,
+                    move_points(cloud, pose),
+                    iterations=self.icp["iterations"],
+                    num_samples=self.icp["points"],
+                )
+                terms["icp"] += ops.mean(icp) / (2**scale)
+        total = sum(self.switches[name] * value for name, value in terms.items())
+        return total, terms
+
+    def train_step(self, data):
+        if isinstance(data, tuple):  # (x,) from train_on_batch
+            data = data[0]
+        with tf.GradientTape() as tape:
+            total, terms = self.compute_losses(data["images"], data["intrinsics"])
+            scaled = self.optimizer.scale_loss(total)
+        gradients = tape.gradient(scaled, self.trainable_variables)
+        self.optimizer.apply(gradients, self.trainable_variables)
+        self.trackers["loss"].update_state(total)
+        for name, value in terms.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+# --- Data ------------------------------------------------------------------------------
+
+
+def make_data(args):
+    size = tuple(args.image_size)
+    train = kt.datasets.synthetic_driving(
+        args.train_sequences, args.sequence_length, size, seed=args.seed
+    )
+    test = kt.datasets.synthetic_driving(
+        args.test_sequences, args.sequence_length, size, seed=args.seed + 10_000
+    )
+    return train, test
+
+
+def training_dataset(train, global_batch, seed):
+    inputs = {"images": train["images"], "intrinsics": train["intrinsics"]}  # no labels
+    dataset = tf.data.Dataset.from_tensor_slices(inputs).shuffle(len(train["frame"]), seed=seed)
+    return dataset.repeat().batch(global_batch, drop_remainder=True).prefetch(2)
+
+
+# --- Evaluation ------------------------------------------------------------------------------
+
+
+def mean_depth_baseline(train):
+    """The train-set mean depth, per pixel, over the frames where it is known."""
+    depth = train["depth"][:, 1, ..., 0]
+    known = (depth > 0).sum(axis=0)
+    mean = np.where(known > 0, depth.sum(axis=0) / np.maximum(known, 1), depth[depth > 0].mean())
+    return mean.astype(np.float32)
+
+
+def depth_scores(true_depth, pred_depth):
+    result = kt.metrics.depth_metrics(true_depth, pred_depth, max_depth=80.0)
+    keep = np.asarray(result["valid_pixels"]) > 0
+    return {name: float(np.asarray(result[name])[keep].mean()) for name in METRICS}
+
+
+def trajectory_scores(true_poses, pred_poses):
+    true = kt.metrics.snippet_positions(true_poses, target_index=1)
+    pred = kt.metrics.snippet_positions(pred_poses, target_index=1)
+    errors = np.asarray(kt.metrics.trajectory_error(true, pred))
+    return {"ate_mean": float(errors.mean()), "ate_std": float(errors.std())}
+
+
+def predict(model, test, batch_size=16):
+    disparity = model.disparity_net.predict(test["images"][:, 1], batch_size=batch_size, verbose=0)
+    if isinstance(disparity, list):  # several scales: the finest comes first
+        disparity = disparity[0]
+    stacked = np.concatenate([test["images"][:, k] for k in range(3)], axis=-1)
+    poses = model.pose_net.predict(stacked, batch_size=batch_size, verbose=0)
+    matrices = np.stack(
+        [np.asarray(kt.geometry.pose_vec_to_matrix(poses[:, k])) for k in (0, 1)], axis=1
+    )
+    return 1.0 / disparity[..., 0], matrices
+
+
+# --- Report ------------------------------------------------------------------------------
+
+
+def plot_depths(path, test, predictions, count=4):
+    names = list(predictions)
+    picks = np.linspace(0, len(test["frame"]) - 1, count).astype(int)
+    fig, axes = plt.subplots(count, len(names) + 2, figsize=(2.6 * (len(names) + 2), 1.1 * count))
+    axes = np.atleast_2d(axes)
+    for row, index in enumerate(picks):
+        true = test["depth"][index, 1, ..., 0]
+        panels = [("input", test["images"][index, 1], None)]
+        for name in names:  # inverse depth, median-scaled to the truth, shown like the truth
+            pred = predictions[name][index]
+            scale = np.median(true[true > 0]) / np.median(pred[true > 0])
+            panels.append((f"predicted ({name})", 1.0 / (scale * pred), "magma"))
+        panels.append(
+            ("ground truth", np.where(true > 0, 1.0 / np.maximum(true, 1e-3), 0), "magma")
+        )
+        vmax = panels[-1][1].max()
+        for col, (title, picture, cmap) in enumerate(panels):
+            ax = axes[row, col]
+            ax.imshow(picture, cmap=cmap, vmin=0 if cmap else None, vmax=vmax if cmap else None)
+            ax.set_axis_off()
+            if row == 0:
+                ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_losses(path, histories):
+    fig, ax = plt.subplots(figsize=(5, 3))
+    for name, history in histories.items():
+        ax.plot(np.arange(1, len(history["loss"]) + 1), history["loss"], label=name)
+    ax.set(xlabel="epoch", ylabel="total training loss", yscale="log")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# --- Main ------------------------------------------------------------------------------
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    kt.recipe_utils.add_recipe_arguments(parser, "vid2depth", epochs=30)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--reconstruction-weight", type=float, default=0.85)
+    parser.add_argument("--ssim-weight", type=float, default=0.15)
+    parser.add_argument("--smoothness-weight", type=float, default=0.05)
+    parser.add_argument("--icp-weight", type=float, default=0.1)
+    parser.add_argument("--icp-iterations", type=int, default=3)
+    parser.add_argument("--icp-points", type=int, default=512, help="points per cloud")
+    parser.add_argument("--icp-stride", type=int, default=8, help="pixel stride at scale 0")
+    parser.add_argument(
+        "--icp-metric",
+        action="store_true",
+        help="ICP on clouds in the network's depth units, as the paper (default: in units "
+        "of the mean depth, which stops the 3-D loss from shrinking the depth scale)",
+    )
+    parser.add_argument("--image-size", type=int, nargs=2, default=[32, 96])
+    parser.add_argument("--train-sequences", type=int, default=96)
+    parser.add_argument("--test-sequences", type=int, default=16)
+    parser.add_argument("--sequence-length", type=int, default=12)
+    parser.add_argument("--steps-per-epoch", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=4, help="windows per replica")
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--width", type=int, default=16, help="channels of the first layer")
+    parser.add_argument("--scales", type=int, default=4, choices=(1, 2, 3, 4))
+    return parser
+
+
+def variant_settings(name, args):
+    """The loss weights and the mask switch of one variant."""
+    weights = {
+        "reconstruction": args.reconstruction_weight,
+        "ssim": args.ssim_weight,
+        "smoothness": args.smoothness_weight,
+        "icp": args.icp_weight,
+    }
+    switches = dict(VARIANTS[name])
+    use_masks = switches.pop("masks", True)
+    return {**weights, **switches}, use_masks
+
+
+def build_model(args, strategy):
+    height, width = args.image_size
+    icp = {
+        "iterations": args.icp_iterations,
+        "points": args.icp_points,
+        "stride": args.icp_stride,
+        "normalize": not args.icp_metric,
+    }
+    with strategy.scope():
+        model = Vid2Depth(
+            disparity_network(height, width, args.width, args.scales),
+            pose_network(height, width, args.width),
+            icp,
+            name="vid2depth",
+        )
+        schedule = keras.optimizers.schedules.CosineDecay(
+            args.learning_rate, args.epochs * args.steps_per_epoch, alpha=0.05
+        )
+        model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=args.jit_compile)
+    return model
+
+
+def probe_loss(model, probe):
+    """The total loss on a fixed batch (batch-norm statistics restored afterwards)."""
+    saved = model.get_weights()
+    loss = float(model.compute_losses(*probe)[0])
+    model.set_weights(saved)
+    return loss
+
+
+def train_variants(model, args, strategy, train, test, output):
+    """Trains each variant from the same initial weights with one compiled step; evaluates."""
+    dataset = training_dataset(train, args.batch_size * strategy.num_replicas_in_sync, args.seed)
+    with strategy.scope():
+        model.optimizer.build(model.trainable_variables)
+    initial = model.get_weights()
+    initial_optimizer = [variable.numpy() for variable in model.optimizer.variables]
+    probe = (train["images"][:8], train["intrinsics"][:8])  # a fixed batch to watch the loss
+    histories, predictions, seconds, rows = {}, {}, {}, {}
+    for name in args.variants:
+        model.set_weights(initial)  # the same start for every variant...
+        for variable, value in zip(model.optimizer.variables, initial_optimizer, strict=True):
+            variable.assign(value)  # ...and a fresh Adam
+        model.set_variant(*variant_settings(name, args))
+        before = probe_loss(model, probe)
+        start = time.perf_counter()
+        history = model.fit(
+            dataset,
+            epochs=args.epochs,
+            steps_per_epoch=args.steps_per_epoch,
+            shuffle=False,  # the dataset shuffles, in the same order for every variant
+            verbose=2,
+        )
+        histories[name], seconds[name] = history.history, time.perf_counter() - start
+        histories[name]["probe_loss"] = [before, probe_loss(model, probe)]
+        depth, poses = predict(model, test)
+        predictions[name] = depth
+        rows[name] = {
+            **depth_scores(test["depth"][:, 1, ..., 0], depth),
+            **trajectory_scores(test["poses"], poses),
+        }
+        if name == args.variants[0]:
+            model.disparity_net.save(output / "model.keras")
+            model.pose_net.save(output / "pose_net.keras")
+            finest = keras.Model(model.disparity_net.input, model.disparity_net.outputs[0])
+            finest.export(str(output / "saved_model"), verbose=False)
+    return histories, predictions, seconds, rows
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        args.epochs, args.steps_per_epoch = 3, 4
+        args.train_sequences, args.test_sequences, args.sequence_length = 2, 1, 6
+        args.image_size, args.variants, args.scales = [32, 96], args.variants[:1], 2
+    strategy = kt.recipe_utils.prepare_run(args)
+    output = Path(args.output)
+
+    start = time.perf_counter()
+    train, test = make_data(args)
+    data_seconds = time.perf_counter() - start
+    true_depth = test["depth"][:, 1, ..., 0]
+    baseline = np.broadcast_to(mean_depth_baseline(train), true_depth.shape)
+    rows = {"train-set mean depth": depth_scores(true_depth, baseline)}
+    mean_pose = np.broadcast_to(train["poses"].mean(axis=0), test["poses"].shape)
+    rows["train-set mean depth"].update(trajectory_scores(test["poses"], mean_pose))
+
+    model = build_model(args, strategy)
+    histories, predictions, seconds, scores = train_variants(
+        model, args, strategy, train, test, output
+    )
+    rows.update(scores)
+
+    plot_depths(output / "depth.png", test, predictions)
+    plot_losses(output / "losses.png", histories)
+    columns = ["model", *METRICS, "ate_mean", "ate_std", "paper abs_rel"]
+    table = [
+        [name, *(score[c] for c in columns[1:-1]), PAPER.get(name, 0.361 if "mean" in name else "")]
+        for name, score in rows.items()
+    ]
+    metrics = {
+        "results": rows,
+        "loss_before_training": {n: h["probe_loss"][0] for n, h in histories.items()},
+        "loss_after_training": {n: h["probe_loss"][1] for n, h in histories.items()},
+        "loss_first_epoch": {n: h["loss"][0] for n, h in histories.items()},
+        "loss_last_epoch": {n: h["loss"][-1] for n, h in histories.items()},
+        "train_seconds": seconds,
+        "data_seconds": data_seconds,
+        "windows": {"train": len(train["frame"]), "test": len(test["frame"])},
+    }
+    kt.recipe_utils.write_report(
+        output,
+        "vid2depth: unsupervised depth and ego-motion on a synthetic street",
+        metrics,
+        {
+            "Held-out depth (median scaling, 80 m cap) and 3-frame ATE": (
+                kt.recipe_utils.markdown_table(columns, table)
+                + "\n\nPaper (KITTI, Table 2): train-set mean 0.361, all losses 0.163, "
+                "no ICP 0.175, no SSIM 0.183, no masks 0.176."
+            ),
+            "Run": f"`{' '.join(argv or [])}`; training seconds per variant: {seconds}",
+        },
+        images=["depth.png", "losses.png"],
+    )
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

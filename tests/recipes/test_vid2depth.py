@@ -1,0 +1,47 @@
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "vid2depth.py"
+
+
+@pytest.fixture(scope="module")
+def recipe():
+    spec = importlib.util.spec_from_file_location("kerastricks_recipe_vid2depth", RECIPE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_outputs(metrics, output):
+    for name in ("metrics.json", "report.md", "depth.png", "losses.png", "model.keras"):
+        assert (output / name).is_file(), name
+    assert (output / "saved_model" / "saved_model.pb").is_file()
+    assert json.loads((output / "metrics.json").read_text())["results"]
+    report = (output / "report.md").read_text()
+    assert "train-set mean depth" in report and "0.163" in report
+    for name, scores in metrics["results"].items():
+        for key, value in scores.items():
+            assert math.isfinite(value), (name, key, value)
+        assert 0.0 <= scores["delta_1"] <= scores["delta_2"] <= scores["delta_3"] <= 1.0
+        assert scores["abs_rel"] >= 0.0 and scores["ate_mean"] >= 0.0
+
+
+def test_quick_run_trains_and_writes_the_report(recipe, tmp_path):
+    metrics = recipe.main(["--quick", "--output", str(tmp_path)])
+    check_outputs(metrics, tmp_path)
+    assert set(metrics["results"]) == {"train-set mean depth", "all"}
+    # The loss on a fixed batch of windows falls over the few quick steps.
+    assert metrics["loss_after_training"]["all"] < metrics["loss_before_training"]["all"]
+
+
+def test_quick_run_mirrored_over_two_cpus(recipe, tmp_path):
+    metrics = recipe.main(
+        ["--quick", "--output", str(tmp_path), "--distribute", "mirrored", "--variants", "no_ssim"]
+    )
+    check_outputs(metrics, tmp_path)
+    assert set(metrics["results"]) == {"train-set mean depth", "no_ssim"}
+    assert metrics["loss_after_training"]["no_ssim"] < metrics["loss_before_training"]["no_ssim"]
