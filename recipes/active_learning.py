@@ -313,9 +313,7 @@ def main(argv=None):
         },
         images=["learning_curves.png"],
     )
-    model = full[-1][0]
-    model.save(output / "model.keras")
-    model.export(str(output / "saved_model"), verbose=False)
+    kt.recipe_utils.save_and_export(full[-1][0], output, data[2][:8])
     return metrics
 
 

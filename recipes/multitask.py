@@ -227,8 +227,7 @@ def main(argv=None):
             saved = model
 
     plot_sigmas(histories, output / "sigmas.png")
-    saved.save(output / "model.keras")
-    saved.export(str(output / "saved_model"), verbose=False)
+    kt.recipe_utils.save_and_export(saved, output, test[0][:8])
     columns = ["Loss", "Seg.", "Inst.", "Depth", "IoU [%]", "Instance error [px]"]
     columns.append("Inv. depth error [1/m]")
     table = kt.recipe_utils.markdown_table(columns, rows, digits=4)

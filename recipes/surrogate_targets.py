@@ -249,8 +249,7 @@ def main(argv=None):
     figure.savefig(output / "learning_curves.png", dpi=100)
     plt.close(figure)
 
-    model.save(output / "model.keras")
-    model.export(str(output / "saved_model"))
+    kt.recipe_utils.save_and_export(model, output, test_pose[0][:8])
     sections = {
         "Sets of line images": kt.recipe_utils.markdown_table(
             ["target", "training", "test accuracy", "sign accuracy", "doctor"], sets_rows

@@ -178,8 +178,7 @@ def main(argv=None):
         for (budget, depth, mode), runs in sorted(results.items(), key=lambda kv: kv[0])
     ]
     plot(results, args.budgets, depths, output / "accuracy_vs_depth.png")
-    best[1].save(output / "model.keras")
-    best[1].export(str(output / "saved_model"), verbose=False)
+    kt.recipe_utils.save_and_export(best[1], output, x_b[:8])
     metrics = {"base_accuracy_on_A": float(base_accuracy), "results": rows}
     table = kt.recipe_utils.markdown_table(
         ["labels per class", "n", "mode", "accuracy", "std", "seeds"], rows, digits=3

@@ -429,10 +429,13 @@ def train_variants(model, args, strategy, train, test, output):
             **trajectory_scores(test["poses"], poses),
         }
         if name == args.variants[0]:
-            model.disparity_net.save(output / "model.keras")
-            model.pose_net.save(output / "pose_net.keras")
-            finest = keras.Model(model.disparity_net.input, model.disparity_net.outputs[0])
-            finest.export(str(output / "saved_model"), verbose=False)
+            # The disparity network (served: the finest scale) and the pose network.
+            sample = test["images"][:4]
+            kt.recipe_utils.save_and_export(
+                model.disparity_net, output, sample[:, 1], outputs=["disparity_0"]
+            )
+            stacked = np.concatenate([sample[:, k] for k in range(3)], axis=-1)
+            kt.recipe_utils.save_and_export(model.pose_net, output, stacked, name="pose_net")
     return histories, predictions, seconds, rows
 
 

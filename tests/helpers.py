@@ -265,3 +265,34 @@ def load_recipe(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def check_recipe_exports(folder, sample, name="model", served=None, atol=1e-5):
+    """A recipe's shipped model, checked from its files alone, without kerastricks's export code.
+
+    Loads `folder/{name}.keras` with `safe_mode=True` and the SavedModel next to it with
+    `tf.saved_model.load`, feeds `sample` to both, and asserts that every served output
+    (all, or those in `served`) equals the Keras model's output of that name. Returns the
+    loaded Keras model.
+    """
+    folder = os.fspath(folder)
+    loaded = keras.saving.load_model(os.path.join(folder, f"{name}.keras"), safe_mode=True)
+    saved = "saved_model" if name == "model" else f"{name}_saved_model"
+    signature = tf.saved_model.load(os.path.join(folder, saved)).signatures["serving_default"]
+    names = [tensor.name for tensor in loaded.inputs]
+    values = sample if isinstance(sample, list | tuple) else [sample]
+    specs = signature.structured_input_signature[1]
+    assert sorted(specs) == sorted(names), (sorted(specs), names)
+    served_outputs = signature(
+        **{n: tf.constant(np.asarray(v), specs[n].dtype) for n, v in zip(names, values)}
+    )
+    expected = loaded(sample if len(values) > 1 else values[0], training=False)
+    if not isinstance(expected, dict):
+        flat = expected if isinstance(expected, list | tuple) else [expected]
+        expected = dict(zip(loaded.output_names, flat, strict=True))
+    assert sorted(served_outputs) == sorted(served or expected), sorted(served_outputs)
+    for key, value in served_outputs.items():
+        np.testing.assert_allclose(
+            value.numpy(), np.asarray(expected[key], "float32"), atol=atol, rtol=1e-5
+        )
+    return loaded

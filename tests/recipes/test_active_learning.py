@@ -1,29 +1,25 @@
 """Smoke test of recipes/active_learning.py in --quick mode, also under MirroredStrategy."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-RECIPE = Path(__file__).resolve().parents[2] / "recipes" / "active_learning.py"
-
-
-def load_recipe():
-    spec = importlib.util.spec_from_file_location("recipe_active_learning", RECIPE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+import kerastricks as kt
+from tests.helpers import check_recipe_exports, load_recipe
 
 
 @pytest.mark.parametrize("distribute", [None, "mirrored"])
 def test_quick_run_writes_report(tmp_path, distribute):
     argv = ["--quick", "--output", str(tmp_path)]
-    metrics = load_recipe().main(argv + (["--distribute", distribute] if distribute else []))
+    metrics = load_recipe("active_learning").main(
+        argv + (["--distribute", distribute] if distribute else [])
+    )
     for name in ("report.md", "metrics.json", "learning_curves.png", "model.keras"):
         assert (tmp_path / name).exists(), name
-    assert (tmp_path / "saved_model" / "saved_model.pb").exists()
+    # The shipped classifier: .keras (safe_mode) and SavedModel give the same probabilities.
+    loaded = check_recipe_exports(tmp_path, kt.datasets.load_digits()[0][:6])
+    assert loaded.output_shape == (None, 10)
     assert json.loads((tmp_path / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
     strategies = [
         "random",

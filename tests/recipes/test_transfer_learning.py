@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.helpers import load_recipe
+import kerastricks as kt
+from tests.helpers import check_recipe_exports, load_recipe
 
 
 @pytest.mark.parametrize("distribute", ["default", "mirrored"])
@@ -14,7 +15,9 @@ def test_quick_run_writes_report(tmp_path, distribute):
     metrics = recipe.main(["--quick", "--output", str(tmp_path), "--distribute", distribute])
     for name in ("report.md", "metrics.json", "accuracy_vs_depth.png", "model.keras"):
         assert (tmp_path / name).exists(), name
-    assert (tmp_path / "saved_model" / "saved_model.pb").exists()
+    # The shipped classifier from its files: .keras (safe_mode) and SavedModel agree.
+    loaded = check_recipe_exports(tmp_path, kt.datasets.load_digits(size=16)[0][:6])
+    assert loaded.output_shape == (None, 5)
     assert json.loads((tmp_path / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
     modes = {(row["n"], row["mode"]) for row in metrics["results"]}
     assert modes == {(0, "scratch"), (2, "frozen"), (2, "fine-tuned")}
