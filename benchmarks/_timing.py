@@ -51,3 +51,19 @@ def print_rows(rows) -> None:
             f"{r['benchmark']:58s} {r['kerastricks']:10.4g} {r['reference']:10.4g} "
             f"{r['ratio']:7.3f} {target:>7s} {r['verdict']} {r['note']}"
         )
+
+
+def markdown_rows(rows) -> str:
+    """The same table in Markdown (for the README)."""
+    lines = [
+        "| benchmark | kerastricks | reference | ratio | target | verdict | note |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in rows:
+        target = "" if r["target"] is None else f"{r['target']:.2f}"
+        lines.append(
+            f"| {r['benchmark']} | {r['kerastricks']:.4g} {r['unit']} | "
+            f"{r['reference']:.4g} {r['unit']} | {r['ratio']:.3f} | {target} | "
+            f"{r['verdict']} | {r['note']} |"
+        )
+    return "\n".join(lines)

@@ -3,6 +3,7 @@
     python benchmarks/run.py            # full sizes
     python benchmarks/run.py --quick    # tiny sizes, to check that everything runs
     python benchmarks/run.py --json results.json
+    python benchmarks/run.py --markdown table.md   # the README's table
 
 Columns: benchmark, kerastricks time, reference time measured in the same run, ratio,
 target, verdict. Times are medians of repeated runs after warm-up (benchmarks/_timing.py).
@@ -19,7 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks._timing import print_rows  # noqa: E402
+from benchmarks._timing import markdown_rows, print_rows  # noqa: E402
 
 
 def modules():
@@ -31,6 +32,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
+    parser.add_argument("--markdown", metavar="PATH", help="also write a Markdown table")
     parser.add_argument("--only", nargs="*", help="module names to run (default: all)")
     args = parser.parse_args(argv)
     rows, started = [], time.perf_counter()
@@ -50,6 +52,8 @@ def main(argv=None) -> int:
     )
     if args.json:
         Path(args.json).write_text(json.dumps({"elapsed_s": elapsed, "rows": rows}, indent=1))
+    if args.markdown:
+        Path(args.markdown).write_text(markdown_rows(rows) + "\n")
     return 0
 
 

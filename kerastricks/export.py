@@ -25,9 +25,10 @@ def export_saved_model(model: keras.Model, path, outputs=None, verbose: bool = F
     """Writes `model` as a SavedModel with one serving signature of named tensors.
 
     The signature `serving_default` takes one float32 tensor per model input, named after
-    the input (the key of a dict input, else the `keras.Input`'s name), and returns a dict
-    of float32 predictions named after the outputs (the keys of a dict output, else the
-    output layers' names). Float inputs are float32 even when the model computes in
+    the input (the key of a dict input, else the name of its `keras.Input` layer, which a
+    `.keras` file keeps: name your inputs), and returns a dict of float32 predictions
+    named after the outputs (the keys of a dict output, else the output layers' names).
+    Float inputs are float32 even when the model computes in
     `mixed_float16` (they are cast inside), and float outputs are cast to float32; integer
     inputs keep their dtype. The model runs with `training=False`.
 
@@ -193,7 +194,8 @@ class _ServingModel:
                 type(model).__name__,
             )
         self.input_structure = _structure(model, "input")
-        self.named_inputs = _named(self.input_structure, [t.name for t in model.inputs], "input")
+        names = [_input_name(tensor) for tensor in model.inputs]
+        self.named_inputs = _named(self.input_structure, names, "input")
         self.output_names = _output_names(model)
         available = _named(_structure(model, "output"), self.output_names)
         if outputs is None:
@@ -229,6 +231,13 @@ class _ServingModel:
         if len(values) != len(names):
             fail(f"`sample` must give {len(names)} inputs ({names}).", "len(sample)", len(values))
         return dict(zip(names, values, strict=True))
+
+
+def _input_name(tensor):
+    """The name of the `InputLayer` behind a symbolic input: it is saved in `.keras` files,
+    so a reloaded model has the same (a `Sequential`'s input tensor gets a fresh name)."""
+    history = getattr(tensor, "_keras_history", None)
+    return history.operation.name if history is not None else tensor.name
 
 
 def _structure(model, which):

@@ -58,7 +58,7 @@ def build_model(args, strategy, mc_dropout=False):
         dropout = kt.layers.MCDropout(0.25) if mc_dropout else keras.layers.Dropout(0.25)
         model = keras.Sequential(
             [
-                keras.Input((8, 8, 1)),
+                keras.Input((8, 8, 1), name="image"),
                 keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
                 keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
                 keras.layers.MaxPooling2D(),

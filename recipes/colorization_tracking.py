@@ -246,7 +246,7 @@ def main(argv=None):
     # -- report --------------------------------------------------------------------------
     strip_rows = {"ground truth": test["masks"], **strips}
     save_strip(output / "tracking_strip.png", test["frames"], strip_rows, [0, 1])
-    kt.recipe_utils.save_and_export(colorizer, output, [part[:4] for part in x_train])
+    kt.recipe_utils.save_and_export(colorizer, output, {k: v[:4] for k, v in x_train.items()})
     metrics = {
         "j_mean": {name: r["test"] for name, r in results.items()},
         "val_j_mean": {name: r["val"] for name, r in results.items()},

@@ -31,7 +31,7 @@ CONV_LAYERS = ["conv1", "conv2", "conv3", "conv4"]
 
 def build_network(num_classes: int) -> keras.Model:
     """A small CNN for 16x16 digits: four conv layers, global pooling, a softmax head."""
-    inputs = keras.Input((16, 16, 1))
+    inputs = keras.Input((16, 16, 1), name="image")
     x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(inputs)
     x = keras.layers.Conv2D(32, 3, strides=2, padding="same", activation="relu", name="conv2")(x)
     x = keras.layers.Conv2D(32, 3, padding="same", activation="relu", name="conv3")(x)

@@ -279,7 +279,7 @@ def check_recipe_exports(folder, sample, name="model", served=None, atol=1e-5):
     loaded = keras.saving.load_model(os.path.join(folder, f"{name}.keras"), safe_mode=True)
     saved = "saved_model" if name == "model" else f"{name}_saved_model"
     signature = tf.saved_model.load(os.path.join(folder, saved)).signatures["serving_default"]
-    names = [tensor.name for tensor in loaded.inputs]
+    names = [tensor._keras_history.operation.name for tensor in loaded.inputs]  # InputLayers
     values = sample if isinstance(sample, list | tuple) else [sample]
     specs = signature.structured_input_signature[1]
     assert sorted(specs) == sorted(names), (sorted(specs), names)
@@ -289,7 +289,9 @@ def check_recipe_exports(folder, sample, name="model", served=None, atol=1e-5):
     expected = loaded(sample if len(values) > 1 else values[0], training=False)
     if not isinstance(expected, dict):
         flat = expected if isinstance(expected, list | tuple) else [expected]
-        expected = dict(zip(loaded.output_names, flat, strict=True))
+        # A Sequential model's one output is named after its last layer.
+        names = getattr(loaded, "output_names", None) or [loaded.layers[-1].name]
+        expected = dict(zip(names, flat, strict=True))
     assert sorted(served_outputs) == sorted(served or expected), sorted(served_outputs)
     for key, value in served_outputs.items():
         np.testing.assert_allclose(

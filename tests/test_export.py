@@ -220,3 +220,21 @@ def test_bad_arguments():
         kt.export.check_keras_round_trip(model, "model.h5", sample())
     with pytest.raises(ValueError, match="atol"):
         kt.export.check_saved_model(model, "unused", sample(), atol=-1.0)
+
+
+def test_unnamed_sequential_input_keeps_its_name_through_a_keras_file(tmp_path):
+    # A Sequential model's input tensor gets a fresh name in every process; the serving
+    # signature uses its InputLayer's name, which the .keras file keeps.
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="logits")])
+    layer_name = model.inputs[0]._keras_history.operation.name
+    assert layer_name.startswith("input_layer")
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
+    loaded = kt.export.check_keras_round_trip(model, tmp_path / "m.keras", x)
+    for which, source in (("a", model), ("b", loaded)):
+        path = kt.export.export_saved_model(source, tmp_path / which)
+        signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+        assert list(signature.structured_input_signature[1]) == [layer_name]
+        served = signature(**{layer_name: tf.constant(x)})["logits"].numpy()
+        np.testing.assert_allclose(
+            served, x @ model.layers[-1].kernel.numpy() + model.layers[-1].bias.numpy(), rtol=1e-5
+        )
