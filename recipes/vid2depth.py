@@ -337,10 +337,10 @@ def build_parser():
     parser.add_argument("--icp-points", type=int, default=512, help="points per cloud")
     parser.add_argument("--icp-stride", type=int, default=8, help="pixel stride at scale 0")
     parser.add_argument(
-        "--icp-metric",
+        "--icp-normalize",
         action="store_true",
-        help="ICP on clouds in the network's depth units, as the paper (default: in units "
-        "of the mean depth, which stops the 3-D loss from shrinking the depth scale)",
+        help="ICP on clouds in units of the target's mean predicted depth, a scale-free "
+        "variant (default: in the network's depth units, as the paper; measured better)",
     )
     parser.add_argument("--image-size", type=int, nargs=2, default=[32, 96])
     parser.add_argument("--train-sequences", type=int, default=96)
@@ -373,7 +373,7 @@ def build_model(args, strategy):
         "iterations": args.icp_iterations,
         "points": args.icp_points,
         "stride": args.icp_stride,
-        "normalize": not args.icp_metric,
+        "normalize": args.icp_normalize,
     }
     with strategy.scope():
         model = Vid2Depth(
