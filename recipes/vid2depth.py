@@ -101,6 +101,11 @@ def pose_network(height, width, base=16):
     return keras.Model(frames, layers.Reshape((2, 6), name="poses")(x), name="pose_net")
 
 
+def stack_window(images):
+    """`[B, 3, H, W, 3]` windows -> `[B, H, W, 9]`, the pose network's input."""
+    return ops.concatenate([images[:, k] for k in range(3)], axis=-1)
+
+
 def rigid_inverse(matrix):
     rotation_t = ops.transpose(matrix[:, :3, :3], (0, 2, 1))
     translation = -ops.matmul(rotation_t, matrix[:, :3, 3:])
@@ -146,11 +151,9 @@ class Vid2Depth(keras.Model):
         images = inputs["images"] if isinstance(inputs, dict) else inputs
         height, width = images.shape[2], images.shape[3]
         flat = ops.reshape(images, (-1, height, width, 3))  # frames t-1, t, t+1 of each window
-        disparities = self.disparity_net(flat, training=training)
-        if not isinstance(disparities, (list, tuple)):  # a network with one scale
-            disparities = [disparities]
-        stacked = ops.concatenate([images[:, 0], images[:, 1], images[:, 2]], axis=-1)
-        return disparities, self.pose_net(stacked, training=training)
+        # A list of scales, finest first (flatten: a one-scale network returns a tensor).
+        disparities = keras.tree.flatten(self.disparity_net(flat, training=training))
+        return disparities, self.pose_net(stack_window(images), training=training)
 
     def compute_losses(self, images, intrinsics):
         """The weighted total and each term, summed over scales, averaged over the 4 warps."""
@@ -270,10 +273,11 @@ def trajectory_scores(true_poses, pred_poses):
 
 
 def predict(model, test, batch_size=16):
-    disparity = model.disparity_net.predict(test["images"][:, 1], batch_size=batch_size, verbose=0)
-    if isinstance(disparity, list):  # several scales: the finest comes first
-        disparity = disparity[0]
-    stacked = np.concatenate([test["images"][:, k] for k in range(3)], axis=-1)
+    disparities = model.disparity_net.predict(
+        test["images"][:, 1], batch_size=batch_size, verbose=0
+    )
+    disparity = keras.tree.flatten(disparities)[0]  # the finest scale
+    stacked = np.asarray(stack_window(test["images"]))
     poses = model.pose_net.predict(stacked, batch_size=batch_size, verbose=0)
     matrices = np.stack(
         [np.asarray(kt.geometry.pose_vec_to_matrix(poses[:, k])) for k in (0, 1)], axis=1
@@ -434,7 +438,7 @@ def train_variants(model, args, strategy, train, test, output):
             kt.recipe_utils.save_and_export(
                 model.disparity_net, output, sample[:, 1], outputs=["disparity_0"]
             )
-            stacked = np.concatenate([sample[:, k] for k in range(3)], axis=-1)
+            stacked = np.asarray(stack_window(sample))
             kt.recipe_utils.save_and_export(model.pose_net, output, stacked, name="pose_net")
     return histories, predictions, seconds, rows
 
