@@ -2,14 +2,15 @@
 
 from keras import ops
 
-from kerastricks._checks import check_int, check_number, check_rank, fail
+from kerastricks._checks import check_choice, check_int, check_number, check_rank, fail
+from kerastricks.geometry._nearest import brute_force_nearest, build_grid, grid_nearest
 from kerastricks.geometry._tensors import as_float, geometry_dtype
 
 __all__ = ["icp"]
 
-# Elements of one block of scores [B, chunk, M] in the nearest-neighbour search (1M fits
-# in cache better than 4M: 25% less CPU time on 8k-point clouds).
-_BLOCK_ELEMENTS = 1 << 20
+NEIGHBORS = ("auto", "grid", "brute_force")
+# "auto" uses the grid from this many target points on (below, brute force is as fast).
+GRID_FROM = 4096
 
 
 def icp(
@@ -19,12 +20,12 @@ def icp(
     num_samples=None,
     max_distance=None,
     initial_transform=None,
+    neighbors="auto",
 ):
     """Aligns `source_points` to `target_points` with rigid point-to-point ICP.
 
     Each iteration moves the source points with the current transform, pairs every
-    one with its nearest target point (exact brute-force search, run in blocks of
-    1M scores so memory stays bounded), and solves for the rigid transform that
+    one with its nearest target point (see `neighbors`), and solves for the rigid transform that
     best maps the source points onto their partners in the least-squares sense
     (closed form, the Kabsch / Horn solution: the rotation is the unit quaternion of
     the top eigenvector of a 4x4 matrix built from the 3x3 cross-covariance, which is
@@ -32,14 +33,20 @@ def icp(
     apart than `max_distance` are left out of the fit. The iteration count is fixed,
     so the function compiles with XLA.
 
-    Cost: each iteration scores `num_samples x M` pairs per cloud, the final
-    residuals `N x M`, about 2 ns of CPU per pair: an 8k-to-8k cloud takes ~0.13 s
-    of CPU per iteration with every point, where a k-d tree (SciPy `cKDTree`) needs
-    a few milliseconds; `num_samples=1024` cuts the iterations 8x
-    (`benchmarks/bench_geometry.py`). Subsample clouds of tens of thousands of points
-    first (`depth_to_point_cloud(..., stride=...)`, or `num_samples`). ICP is not
-    differentiable: both outputs carry no gradient (use `kt.losses.ICPAlignment` for
-    a training signal).
+    Nearest neighbours: `"brute_force"` is exact and scores all `N x M` pairs (about
+    2 ns of CPU per pair, in blocks of 1M scores so memory stays bounded): an
+    8k-to-8k cloud takes ~0.13 s of CPU per iteration. `"grid"` is linear in the
+    number of points: the target cloud is hashed once into cubic cells of twice
+    its mean point spacing, and each query reads the (at most 16) points of
+    each of the 8 cells nearest to it, plus 64 evenly spaced target points as a
+    fallback. It returns the exact nearest neighbour whenever that lies within
+    half a cell (one mean spacing) and those cells are not overfull, else a near
+    target point; at 8k points it is about as fast per iteration as a SciPy
+    `cKDTree` query under XLA (`benchmarks/bench_geometry.py`), and it needs a static
+    number of target points. `"auto"` takes the grid from 4096 target points on
+    and brute force below (or when `M` is not static). ICP is not differentiable:
+    both outputs carry no gradient (use `kt.losses.ICPAlignment` for a training
+    signal).
 
     Reference:
         Besl & McKay, "A Method for Registration of 3-D Shapes" (PAMI 1992);
@@ -63,6 +70,8 @@ def icp(
             of the points) are ignored by the fit. Defaults to `None`.
         initial_transform: optional `[B, 4, 4]` starting transform (such as the
             predicted ego-motion). Defaults to the identity.
+        neighbors: nearest-neighbour search, `"auto"`, `"grid"` or `"brute_force"`
+            (exact). Defaults to `"auto"`.
 
     Returns:
         `(transform, residuals)`: `[B, 4, 4]` transforms and `[B, N]` distances from
@@ -71,7 +80,7 @@ def icp(
 
     Raises:
         ValueError: bad shapes, `iterations < 0`, `num_samples < 3`,
-            `max_distance <= 0`.
+            `max_distance <= 0`, an unknown `neighbors`.
         TypeError: `iterations` or `num_samples` is not an integer.
 
     Example:
@@ -88,7 +97,13 @@ def icp(
     True
     """
     transform, residual_vectors, _ = icp_correspondences(
-        source_points, target_points, iterations, num_samples, max_distance, initial_transform
+        source_points,
+        target_points,
+        iterations,
+        num_samples,
+        max_distance,
+        initial_transform,
+        neighbors,
     )
     return transform, ops.sqrt(ops.sum(ops.square(residual_vectors), axis=-1))
 
@@ -100,6 +115,7 @@ def icp_correspondences(
     num_samples=None,
     max_distance=None,
     initial_transform=None,
+    neighbors="auto",
 ):
     """`icp`, returning `(transform, residual_vectors [B, N, 3], inlier weights [B, N])`.
 
@@ -107,6 +123,7 @@ def icp_correspondences(
     of the moved source point; weights are 1 for pairs within `max_distance`.
     """
     iterations = check_int("iterations", iterations, minimum=0)
+    check_choice("neighbors", neighbors, NEIGHBORS)
     if num_samples is not None:
         num_samples = check_int("num_samples", num_samples, minimum=3)
     if max_distance is not None:
@@ -134,11 +151,12 @@ def icp_correspondences(
         translation = apply_rigid(centre, rotation, initial[:, None, :3, 3]) - centre
 
     samples = evenly_spaced(source, num_samples)
+    nearest = _neighbour_search(target, neighbors)
 
     def step(_, state):
         rotation, translation = state
         moved = apply_rigid(samples, rotation, translation)
-        index = _nearest(moved, target)
+        index = nearest(moved)
         partners = ops.take_along_axis(target, index[..., None], axis=1)
         weights = _inlier_weights(moved - partners, max_distance, dtype)
         new_rotation, new_translation = _fit_rigid(samples, partners, weights)
@@ -151,7 +169,7 @@ def icp_correspondences(
     if iterations:
         rotation, translation = ops.fori_loop(0, iterations, step, (rotation, translation))
     moved = apply_rigid(source, rotation, translation)
-    index = _nearest(moved, target)
+    index = nearest(moved)
     residual_vectors = moved - ops.take_along_axis(target, index[..., None], axis=1)
     weights = _inlier_weights(residual_vectors, max_distance, dtype)
 
@@ -177,26 +195,15 @@ def evenly_spaced(points, num_samples):
     return ops.take(points, ops.convert_to_tensor(index, dtype="int32"), axis=1)
 
 
-def _nearest(query, reference):
-    """Index `[B, n]` of the nearest reference point of each query point (brute force).
-
-    `|q - r|^2 = |q|^2 - 2 q.r + |r|^2`, and `|q|^2` does not change the argmin, so
-    the scores of a block are one matmul of `[q, 1]` with `[-2 r, |r|^2]`, then an
-    argmin; blocks of query points keep the score matrix at `_BLOCK_ELEMENTS`.
-    """
-    ones = ops.ones_like(query[..., :1])
-    query = ops.concatenate([query, ones], axis=-1)  # [B, n, 4]
-    norms = ops.sum(ops.square(reference), axis=-1, keepdims=True)
-    columns = ops.transpose(ops.concatenate([-2.0 * reference, norms], axis=-1), (0, 2, 1))
-    count, references = query.shape[1], reference.shape[1]
-    if None in (count, references):
-        return ops.cast(ops.argmin(ops.matmul(query, columns), axis=-1), "int32")
-    chunk = max(1, _BLOCK_ELEMENTS // references)
-    indices = [
-        ops.argmin(ops.matmul(query[:, start : start + chunk], columns), axis=-1)
-        for start in range(0, count, chunk)
-    ]
-    return ops.cast(indices[0] if len(indices) == 1 else ops.concatenate(indices, 1), "int32")
+def _neighbour_search(target, neighbors):
+    """`query [B, n, 3] -> index [B, n]` of the target point paired with each query point."""
+    count = target.shape[1]
+    if neighbors == "grid" and count is None:
+        fail("`neighbors='grid'` needs a static number of target points.", "target.shape", None)
+    if neighbors == "brute_force" or count is None or (neighbors == "auto" and count < GRID_FROM):
+        return lambda query: brute_force_nearest(query, target)
+    grid = build_grid(target)  # once: the target cloud does not move
+    return lambda query: grid_nearest(query, target, grid)
 
 
 def _inlier_weights(residual_vectors, max_distance, dtype):

@@ -3,14 +3,21 @@
 import keras
 from keras import ops
 
-from kerastricks._checks import check_int, check_number, fail
+from kerastricks._checks import check_choice, check_int, check_number, fail
 from kerastricks._registry import register
-from kerastricks.geometry.icp import apply_rigid, evenly_spaced, icp_correspondences
+from kerastricks.geometry.icp import (
+    NEIGHBORS,
+    apply_rigid,
+    evenly_spaced,
+    icp_correspondences,
+)
 
 __all__ = ["icp_alignment", "ICPAlignment"]
 
 
-def icp_alignment(y_true, y_pred, iterations=10, num_samples=None, max_distance=None):
+def icp_alignment(
+    y_true, y_pred, iterations=10, num_samples=None, max_distance=None, neighbors="auto"
+):
     """Per-sample vid2depth 3-D loss `||T' - I||_1 + ||r||_1`, with ICP held constant.
 
     `y_pred` is a point cloud already moved by the predicted ego-motion (for vid2depth:
@@ -45,6 +52,9 @@ def icp_alignment(y_true, y_pred, iterations=10, num_samples=None, max_distance=
             pixel-to-pixel pairs); cost is `num_samples^2` per iteration. Defaults to
             `None` (all points; `N x M` per iteration).
         max_distance: ignore pairs farther apart than this. Defaults to `None`.
+        neighbors: ICP's nearest-neighbour search: `"auto"`, `"grid"` (linear in the
+            number of points) or `"brute_force"` (exact); see `kt.geometry.icp`.
+            Defaults to `"auto"`.
 
     Returns:
         `[B]` losses.
@@ -69,7 +79,7 @@ def icp_alignment(y_true, y_pred, iterations=10, num_samples=None, max_distance=
         num_samples = check_int("num_samples", num_samples, minimum=3)
         target, source = evenly_spaced(target, num_samples), evenly_spaced(source, num_samples)
     transform, residuals, weights = icp_correspondences(
-        source, target, iterations, None, max_distance
+        source, target, iterations, None, max_distance, None, neighbors
     )
     transform = ops.cast(transform, source.dtype)
     rotation, translation = transform[:, :3, :3], transform[:, None, :3, 3]
@@ -112,6 +122,8 @@ class ICPAlignment(keras.losses.Loss):
         iterations: ICP iterations. Defaults to `10`.
         num_samples: subsample both clouds to this many points. Defaults to `None`.
         max_distance: ignore pairs farther apart than this. Defaults to `None`.
+        neighbors: nearest-neighbour search, `"auto"`, `"grid"` or `"brute_force"`.
+            Defaults to `"auto"`.
         reduction: Keras reduction. Defaults to `"sum_over_batch_size"`.
         name: loss name. Defaults to `"icp_alignment"`.
         dtype: dtype of the loss computation. Defaults to `None` (float32).
@@ -143,6 +155,7 @@ class ICPAlignment(keras.losses.Loss):
         iterations=10,
         num_samples=None,
         max_distance=None,
+        neighbors="auto",
         reduction="sum_over_batch_size",
         name="icp_alignment",
         dtype=None,
@@ -157,9 +170,17 @@ class ICPAlignment(keras.losses.Loss):
             if max_distance is None
             else check_number("max_distance", max_distance, minimum=0, min_inclusive=False)
         )
+        self.neighbors = check_choice("neighbors", neighbors, NEIGHBORS)
 
     def call(self, y_true, y_pred):
-        return icp_alignment(y_true, y_pred, self.iterations, self.num_samples, self.max_distance)
+        return icp_alignment(
+            y_true,
+            y_pred,
+            self.iterations,
+            self.num_samples,
+            self.max_distance,
+            self.neighbors,
+        )
 
     def get_config(self):
         return {
@@ -167,4 +188,5 @@ class ICPAlignment(keras.losses.Loss):
             "iterations": self.iterations,
             "num_samples": self.num_samples,
             "max_distance": self.max_distance,
+            "neighbors": self.neighbors,
         }

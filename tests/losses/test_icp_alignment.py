@@ -72,6 +72,21 @@ def test_bad_arguments_raise():
         kt.losses.ICPAlignment(num_samples=2)
     with pytest.raises(ValueError, match="`max_distance` must be > 0"):
         kt.losses.ICPAlignment(max_distance=-1.0)
+    with pytest.raises(ValueError, match="`neighbors` must be one of"):
+        kt.losses.ICPAlignment(neighbors="kd_tree")
+
+
+def test_grid_search_gives_the_brute_force_loss_on_a_depth_map_cloud():
+    # A 64 x 96 depth map's cloud, moved slightly: near pairs, where the grid is exact
+    # (kt.geometry.icp docs), so both searches give the same loss to float32 rounding.
+    rng = np.random.default_rng(7)
+    depth = 5.0 + rng.uniform(0.0, 0.05, (1, 64, 96))
+    K = np.array([[50.0, 0, 47.5], [0, 50.0, 31.5], [0, 0, 1]])
+    cloud = np.asarray(kt.geometry.pixel_to_camera(depth, K), "float32")
+    moved = cloud + np.float32([0.01, -0.005, 0.02])
+    exact = kt.losses.icp_alignment(cloud, moved, 3, neighbors="brute_force")
+    grid = kt.losses.icp_alignment(cloud, moved, 3, neighbors="grid")
+    np.testing.assert_allclose(grid, exact, rtol=1e-4)
 
 
 def test_loss_contract():
@@ -83,7 +98,7 @@ def test_loss_contract():
     expected = kt.losses.icp_alignment(y_true.astype("float64"), y_pred.astype("float64"), 2)
     run_loss_test(
         kt.losses.ICPAlignment,
-        {"iterations": 2, "num_samples": None, "max_distance": 0.5},
+        {"iterations": 2, "num_samples": None, "max_distance": 0.5, "neighbors": "auto"},
         y_true,
         y_pred,
         expected,
