@@ -1,7 +1,7 @@
 """The machinery shared by `ssim`, `ms_ssim` and the SSIM losses (not public).
 
 Local statistics are computed with a separable window: two 1-D passes (a column then
-a row) of depthwise convolution for the Gaussian, of average pooling for the box. The
+a row), banded matmuls and shifted slices for the Gaussian, average pooling for the box. The
 per-pixel SSIM map has a hand-written gradient that reuses the forward statistics and
 needs one transposed filtering of four maps, instead of differentiating every
 elementwise step.
@@ -15,6 +15,9 @@ from kerastricks._checks import check_choice, check_int, check_number, check_ran
 
 WINDOWS = ("gaussian", "box")
 _CHANNELS_LAST = "channels_last"
+# Output rows per banded matmul of the column filter: the band costs `block + size - 1`
+# multiply-adds per output where a convolution needs `size`; 64 keeps that small.
+_ROW_BLOCK = 64
 
 
 def check_ssim_arguments(max_val, filter_size, filter_sigma, k1, k2, window):
@@ -71,20 +74,56 @@ def compute_dtype(dtype):
 
 
 def separable_filter(images, taps, box):
-    """`VALID` filtering of `[B, H, W, C]` with the window `outer(taps, taps)`."""
+    """`VALID` filtering of `[B, H, W, C]` with the window `outer(taps, taps)`.
+
+    The box window is average pooling. The Gaussian is a banded matmul down the
+    columns (`_column_filter`) and a sum of shifted, weighted slices along the rows:
+    both are a few dense ops that TensorFlow runs fast and XLA fuses, where XLA on
+    the CPU runs a depthwise convolution with an 11-tap kernel ~25x slower than
+    without XLA (`benchmarks/bench_geometry.py`).
+    """
     size = len(taps)
     if size == 1:
         return images
     if box:
         images = ops.average_pool(images, (size, 1), 1, "valid", _CHANNELS_LAST)
         return ops.average_pool(images, (1, size), 1, "valid", _CHANNELS_LAST)
-    channels = images.shape[-1]
-    column = np.tile(np.reshape(taps, (size, 1, 1, 1)), (1, 1, channels, 1))
-    row = np.tile(np.reshape(taps, (1, size, 1, 1)), (1, 1, channels, 1))
-    column = ops.convert_to_tensor(column, dtype=images.dtype)
-    row = ops.convert_to_tensor(row, dtype=images.dtype)
-    images = ops.depthwise_conv(images, column, 1, "valid", _CHANNELS_LAST)
-    return ops.depthwise_conv(images, row, 1, "valid", _CHANNELS_LAST)
+    images = _column_filter(images, taps)
+    width = images.shape[2] - size + 1
+    rows = [float(tap) * images[:, :, k : k + width] for k, tap in enumerate(taps)]
+    total = rows[0]
+    for row in rows[1:]:
+        total = total + row
+    return total
+
+
+def _column_filter(images, taps):
+    """`VALID` filtering of `[B, H, W, C]` down the columns: banded matmuls.
+
+    Output rows come in blocks of `_ROW_BLOCK` (one block if there are at most twice
+    that many): each block is `band [block, block + size - 1] @ rows [.., W C]` over
+    the input rows it covers, so the cost stays linear in `H`.
+    """
+    size, (height, width, channels) = len(taps), images.shape[1:]
+    outputs = height - size + 1
+    block = outputs if outputs <= 2 * _ROW_BLOCK else _ROW_BLOCK
+    blocks = -(-outputs // block)
+    band = np.zeros((block, block + size - 1))
+    for row in range(block):
+        band[row, row : row + size] = taps
+    band = ops.convert_to_tensor(band, dtype=images.dtype)
+    flat = ops.reshape(images, (-1, height, width * channels))
+    if blocks == 1:
+        filtered = ops.matmul(band, flat)
+    else:
+        padded = (blocks + 1) * block  # every block also reads the next block's first rows
+        flat = ops.pad(flat, [[0, 0], [0, padded - height], [0, 0]])
+        main = ops.reshape(flat[:, : blocks * block], (-1, blocks, block, width * channels))
+        after = ops.reshape(flat[:, block:], (-1, blocks, block, width * channels))
+        windows = ops.concatenate([main, after[:, :, : size - 1]], axis=2)
+        filtered = ops.reshape(ops.matmul(band, windows), (-1, blocks * block, width * channels))
+        filtered = filtered[:, :outputs]
+    return ops.reshape(filtered, (-1, outputs, width, channels))
 
 
 def transposed_filter(maps, taps, box):

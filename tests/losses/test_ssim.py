@@ -159,7 +159,11 @@ def test_gradient_matches_autodiff_of_a_plain_implementation(window, size):
         ours_map = kt.losses.ssim(x, y, filter_size=size, window=window, return_map=True)
         ours = tf.reduce_sum(tf.reduce_mean(ours_map, axis=-1) * weights)
         theirs = tf.reduce_sum(reference(x, y) * weights)
-    np.testing.assert_allclose(float(ours), float(theirs), rtol=1e-5)
+    # 3e-5: in float32, tf.image.ssim's weighted sum for size 7 is itself 1.9e-5 (relative)
+    # from the same sum computed in float64, ours 3.5e-6 (measured); float64 agrees to 1e-12.
+    np.testing.assert_allclose(
+        float(ours), float(theirs), rtol=3e-5 if dtype == "float32" else 1e-9
+    )
     tolerance = 1e-4 if dtype == "float32" else 1e-9
     for a, b in zip(tape.gradient(ours, [x, y]), tape.gradient(theirs, [x, y]), strict=True):
         np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance * np.abs(b).max())
