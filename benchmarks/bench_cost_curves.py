@@ -30,6 +30,8 @@ from benchmarks.bench_geometry import (
     alternating_seconds,
     icp_clouds,
     load_average,
+    masked_reference_warp,
+    masked_warp,
     warp_inputs,
 )
 
@@ -105,16 +107,8 @@ def _ssim_pair(height, width, jit):
 
 def _warp_pair(height, width, jit):
     inputs = warp_inputs(np.random.default_rng(0), 1, height, width)
-
-    def ours(image, depth, pose, intrinsics):
-        warped, mask = kt.geometry.projective_inverse_warp(image, depth, pose, intrinsics)
-        return warped * mask
-
-    def theirs(image, depth, pose, intrinsics):
-        warped, mask = reference.inverse_warp(image, depth, pose, intrinsics)
-        return warped * mask
-
-    return _gradient_step(ours, jit), _gradient_step(theirs, jit), inputs
+    ours, theirs = _gradient_step(masked_warp, jit), _gradient_step(masked_reference_warp, jit)
+    return ours, theirs, inputs
 
 
 def _icp_curve(points, repeats):

@@ -123,16 +123,20 @@ def warp_inputs(rng, batch, height, width):
     return images, depth, pose, intrinsics
 
 
+def masked_warp(image, depth, pose, intrinsics):
+    """`kt.geometry.projective_inverse_warp`'s image times its mask."""
+    warped, mask = kt.geometry.projective_inverse_warp(image, depth, pose, intrinsics)
+    return warped * mask
+
+
+def masked_reference_warp(image, depth, pose, intrinsics):
+    """The vid2depth-style warp's image times its mask."""
+    warped, mask = reference.inverse_warp(image, depth, pose, intrinsics)
+    return warped * mask
+
+
 def _warp_rows(rng, batch, height, width, size, repeats, quick):
     inputs = warp_inputs(rng, batch, height, width)
-
-    def ours(image, depth, pose, intrinsics):
-        warped, mask = kt.geometry.projective_inverse_warp(image, depth, pose, intrinsics)
-        return warped * mask
-
-    def baseline(image, depth, pose, intrinsics):
-        warped, mask = reference.inverse_warp(image, depth, pose, intrinsics)
-        return warped * mask
 
     # Same sampling positions: inside both masks the two warps must agree.
     a, mask_a = kt.geometry.projective_inverse_warp(*inputs)
@@ -142,8 +146,8 @@ def _warp_rows(rng, batch, height, width, size, repeats, quick):
     return _xla_rows(
         f"projective_inverse_warp fwd+bwd {size}",
         "vid2depth",
-        ours,
-        baseline,
+        masked_warp,
+        masked_reference_warp,
         inputs,
         repeats,
         quick,
