@@ -25,7 +25,8 @@ class VariableGroups:
         template: the wrapped optimizer; groups are built from its config.
         learning_rate: a function `multiplier -> callable learning rate`.
         planned: variable paths of generations 1, 2, ... recorded in a saved config, so that
-            a reloaded optimizer puts every variable back into the generation it had.
+            a reloaded optimizer puts every variable back into the generation it had
+            (matched by `_same_path`).
     """
 
     def __init__(self, template, learning_rate, planned=()):
@@ -56,7 +57,12 @@ class VariableGroups:
         fresh = max(len(self.generations), len(self.planned) + 1) if self.generations else 0
         for variable in new:
             generation = next(
-                (g for g, paths in enumerate(self.planned, 1) if variable.path in paths), fresh
+                (
+                    g
+                    for g, paths in enumerate(self.planned, 1)
+                    if any(_same_path(variable.path, path) for path in paths)
+                ),
+                fresh,
             )
             while len(self.generations) <= generation:
                 self.generations.append([])
@@ -116,6 +122,17 @@ class VariableGroups:
             variable.assign(value)
         for index in range(len(values)):
             self.stash.pop(_store_key(key, index))
+
+
+def _same_path(a: str, b: str) -> bool:
+    """Whether two paths name the same variable: one path's segments end the other's.
+
+    A reloaded model may build its variables under a shorter name scope than the saved one
+    (`net/dense/kernel` comes back as `dense/kernel`), so exact paths are not stable.
+    """
+    a, b = a.split("/"), b.split("/")
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    return long[len(long) - len(short) :] == short
 
 
 def _unique(variables):

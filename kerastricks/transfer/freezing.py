@@ -108,6 +108,21 @@ def set_trainable(layer, batchnorm: bool) -> list:
     return [sub.name for sub, was in zip(tree, before) if sub.trainable and not was]
 
 
+def trainable_if_unfrozen(layer, batchnorm: bool = True) -> list:
+    """The variables `layer` would train once unfrozen by `set_trainable`, in layer order.
+
+    The layer's `trainable` flags (and those below it) are left as they were. Statistics
+    such as batch normalization's moving mean are never among them.
+    """
+    tree = [layer, *walk_layers(layer)]
+    flags = [sub.trainable for sub in tree]
+    set_trainable(layer, batchnorm)
+    variables = list(layer.trainable_variables)
+    for sub, flag in zip(tree, flags, strict=True):  # parents first: children restored after
+        sub.trainable = flag
+    return variables
+
+
 def _warn_if_compiled(model):
     if getattr(model, "compiled", False):
         warnings.warn(

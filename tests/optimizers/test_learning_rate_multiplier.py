@@ -379,13 +379,13 @@ def test_saved_with_a_frozen_generation_reloads_and_resumes_exactly():
         path = os.path.join(tmp, "model.keras")
         model.save(path)
         loaded = keras.saving.load_model(path, safe_mode=True)
-    # Every slot of both generations is back in place (paths differ only by the
-    # auto-numbered optimizer names of the new process).
+    # Every slot of both generations is back in place (paths differ by the auto-numbered
+    # optimizer names of the new process and the model's name scope, so compare in order).
     saved, got = optimizer.variables, loaded.optimizer.variables
     # own step and rate; 2 Adam groups of 2 variables: a step count, 2 momenta, 2 velocities
     assert len(got) == len(saved) == 2 + 2 * (1 + 2 + 2)
     for a, b in zip(saved, got, strict=True):
-        assert a.path.split("/")[-1] == b.path.split("/")[-1]
+        assert a.shape == b.shape
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
     for m in (model, loaded):
         m.fit(X, Y, batch_size=N, epochs=2, verbose=0, shuffle=False)
