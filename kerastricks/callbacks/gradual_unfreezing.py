@@ -99,6 +99,7 @@ class GradualUnfreezing(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         optimizer = _growable_optimizer(self.model.optimizer)
         layers = [[find_layer(self.model, name) for name in block] for block in self.blocks]
+        optimizer.check_keys(self.model)  # keys of layers that stay frozen are fine
         with _strategy_scope(self.model):
             if not optimizer.built:
                 optimizer.build(self.model.trainable_variables)

@@ -9,6 +9,7 @@ from kerastricks._checks import check_number, fail, shorten
 from kerastricks._registry import register
 from kerastricks.optimizers._variable_groups import VariableGroups
 from kerastricks.optimizers.multiplier_keys import matching_keys, owner_names
+from kerastricks.transfer.freezing import trainable_if_unfrozen
 
 __all__ = ["LearningRateMultiplier"]
 
@@ -102,6 +103,7 @@ class LearningRateMultiplier(keras.optimizers.Optimizer):
         self.inner_optimizer = inner
         self.lr_multiplier = _validate_multipliers(lr_multiplier)
         self._groups = VariableGroups(inner, self._group_learning_rate, generations or ())
+        self._keys_checked = False
 
     # -- the mechanism -------------------------------------------------------------------
 
@@ -152,11 +154,31 @@ class LearningRateMultiplier(keras.optimizers.Optimizer):
         self.iterations.assign_add(1)
 
     def _check_keys(self):
-        held = self._groups.variables
-        used = {key for v in held for key in matching_keys(self.lr_multiplier, v.path)}
+        if not self._keys_checked:
+            self._raise_for_unmatched(self._groups.variables)
+
+    def check_keys(self, model) -> None:
+        """Checks every key against all the variables `model` can train, frozen ones too.
+
+        By default a key that matches none of the optimizer's variables fails the first
+        training step, which also catches keys of frozen layers. Call this (as
+        `GradualUnfreezing` does) when keys name layers that stay frozen on purpose: only
+        keys that match no variable of the model at all (typos) then raise.
+
+        Args:
+            model: the model the optimizer trains.
+
+        Raises:
+            ValueError: a key matches no variable of `model`.
+        """
+        self._raise_for_unmatched(trainable_if_unfrozen(model))
+        self._keys_checked = True
+
+    def _raise_for_unmatched(self, variables):
+        used = {key for v in variables for key in matching_keys(self.lr_multiplier, v.path)}
         unused = [key for key in self.lr_multiplier if key not in used]
         if unused:
-            _raise_unmatched(unused, held)
+            _raise_unmatched(unused, variables)
 
     def effective_learning_rates(self, model_or_variables=None) -> dict:
         """Returns `{variable.path: learning rate}` at the current step.

@@ -100,7 +100,8 @@ def set_trainable(layer, batchnorm: bool) -> list:
         return []
     tree = [layer, *walk_layers(layer)]
     before = [sub.trainable for sub in tree]
-    layer.trainable = True
+    for sub in tree:  # each one: a model's setter does not reach every nested layer
+        sub.trainable = True
     if not batchnorm:
         for sub in tree:
             if isinstance(sub, keras.layers.BatchNormalization):

@@ -391,3 +391,15 @@ def test_saved_with_a_frozen_generation_reloads_and_resumes_exactly():
         m.fit(X, Y, batch_size=N, epochs=2, verbose=0, shuffle=False)
     for a, b in zip(model.weights, loaded.weights, strict=True):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_check_keys_accepts_frozen_layers_and_still_catches_typos():
+    model = linear_model()
+    model.get_layer("d1").trainable = False
+    wrapper = kt.optimizers.LearningRateMultiplier("sgd", {"d1": 0.5, "d2": 0.25})
+    wrapper.check_keys(model)  # d1 is frozen on purpose: no error, now or at the step
+    model.compile(optimizer=wrapper, loss="mse")
+    model.fit(X, Y, epochs=1, verbose=0)
+    assert model.get_layer("d1").trainable is False  # check_keys left the flags alone
+    with pytest.raises(ValueError, match=r"\['d3'\]"):
+        kt.optimizers.LearningRateMultiplier("sgd", {"d3": 0.5}).check_keys(model)
