@@ -55,6 +55,9 @@ class Workflow:
         summary: `summary(model, callbacks) -> dict` of extra numbers that must agree
             across cells (a callback's findings, a suggested learning rate). Defaults to
             none.
+        not_applicable: `{cell: reason}` for cells that do not apply (a learning-rate
+            sweep is not resumable); they are reported `"n/a"` with the reason. Defaults
+            to none.
     """
 
     name: str
@@ -64,6 +67,7 @@ class Workflow:
     batch_size: int = 8
     callbacks: callable = list
     summary: callable = None
+    not_applicable: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -73,7 +77,8 @@ class CellResult:
     Attributes:
         cell: the cell's name.
         status: `"pass"`, `"fail"` (a difference above the tolerance), `"error"` (it
-            raised) or `"unsupported"` (TensorFlow cannot run it on these devices).
+            raised), `"unsupported"` (TensorFlow cannot run it on these devices) or
+            `"n/a"` (the workflow says the cell does not apply).
         weights: largest weight difference over the reference's largest displacement.
         optimizer: the same for the optimizer's variables (over their largest value).
         metrics: largest relative difference of the logged metrics, last epoch.
@@ -163,6 +168,9 @@ def check_composition(workflow: Workflow, cells=CELLS, tolerances=None) -> list:
     reference = _run(workflow, "reference")
     results = []
     for cell in cells:
+        if cell in workflow.not_applicable:
+            results.append(CellResult(cell, "n/a", message=workflow.not_applicable[cell]))
+            continue
         try:
             run = _run(workflow, cell)
             against = reference

@@ -35,7 +35,7 @@ def _jit(cell):
 
 IMAGES = RNG.uniform(0, 1, size=(16, 32, 32, 3)).astype("float32")
 CLASSES = RNG.integers(0, 3, size=16).astype("int32")
-BLOCKS = [r"expanded_conv_10_", r"expanded_conv_9_"]
+BLOCKS = [r"expanded_conv_10_", r"expanded_conv_9_"]  # unfrozen at epochs 1 and 2
 
 
 def _mobilenet():
@@ -166,12 +166,15 @@ WORKFLOWS = [
     ),
     kt.testing.Workflow(
         "TrainingDoctor (probe every 4 steps)",
-        lambda cell: _dense(cell, 0.05),
+        lambda cell: _dense(cell, 0.01),
         (DX, DY),
         epochs=2,
         batch_size=8,
         callbacks=doctor_callbacks,
         summary=doctor_summary,
+        not_applicable={
+            "save_resume": "the doctor judges the run it watched; a resumed run starts anew"
+        },
     ),
     kt.testing.Workflow(
         "LRFinder (sweep, then restore)",
@@ -181,6 +184,7 @@ WORKFLOWS = [
         batch_size=8,
         callbacks=finder_callbacks,
         summary=finder_summary,
+        not_applicable={"save_resume": "a learning-rate sweep is not resumed: it restarts"},
     ),
 ]
 
@@ -241,7 +245,7 @@ def main(argv=None):
         (name, r.cell, r.status, r.message)
         for name, results, _ in rows
         for r in results
-        if r.status not in ("pass", "unsupported")
+        if r.status not in ("pass", "unsupported", "n/a")
     ]
     return 1 if bad else 0
 
