@@ -199,7 +199,11 @@ def _neighbour_search(target, neighbors):
     """`query [B, n, 3] -> index [B, n]` of the target point paired with each query point."""
     count = target.shape[1]
     if neighbors == "grid" and count is None:
-        fail("`neighbors='grid'` needs a static number of target points.", "target.shape", None)
+        fail(
+            "`neighbors='grid'` needs a static number of target points; use 'brute_force'.",
+            "target_points.shape",
+            tuple(target.shape),
+        )
     if neighbors == "brute_force" or count is None or (neighbors == "auto" and count < GRID_FROM):
         return lambda query: brute_force_nearest(query, target)
     grid = build_grid(target)  # once: the target cloud does not move

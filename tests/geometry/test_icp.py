@@ -223,3 +223,9 @@ def test_unknown_neighbors_raises():
     cloud = np.zeros((1, 10, 3), "float32")
     with pytest.raises(ValueError, match="`neighbors` must be one of"):
         icp(cloud, cloud, neighbors="kd_tree")
+    unknown_size = tf.function(
+        lambda s, t: kt.geometry.icp(s, t, 1, neighbors="grid"),
+        input_signature=[tf.TensorSpec([1, None, 3], "float32")] * 2,
+    )
+    with pytest.raises(ValueError, match="needs a static number of target points"):
+        unknown_size(cloud, cloud)
