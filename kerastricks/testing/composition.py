@@ -58,6 +58,18 @@ class Workflow:
         not_applicable: `{cell: reason}` for cells that do not apply (a learning-rate
             sweep is not resumable); they are reported `"n/a"` with the reason. Defaults
             to none.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> import kerastricks as kt
+    >>> def build(cell):
+    ...     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    ...     model.compile("sgd", "mse", jit_compile=cell in ("xla", "mirrored_xla"))
+    ...     return model
+    >>> x = np.zeros((8, 3), "float32")
+    >>> kt.testing.Workflow("linear", build, (x, x[:, :1]), epochs=2).batch_size
+    8
     """
 
     name: str
@@ -85,6 +97,14 @@ class CellResult:
         summary: largest relative difference of `Workflow.summary`'s numbers.
         tolerance: the bound applied.
         message: what went wrong, if anything.
+
+    Example:
+
+    >>> import kerastricks as kt
+    >>> result = kt.testing.CellResult("xla", "pass", weights=2e-7, optimizer=1e-9,
+    ...                                metrics=0.0, summary=0.0, tolerance=1e-3)
+    >>> result.largest
+    2e-07
     """
 
     cell: str
@@ -112,6 +132,18 @@ def mirrored_strategy():
     `kt.distribute.split_cpu(2)` at program start). One strategy serves the whole process:
     every `MirroredStrategy` starts its collective keys at the same number, so a second
     one in the same process fails.
+
+    Returns:
+        The `tf.distribute.MirroredStrategy`.
+
+    Raises:
+        RuntimeError: fewer than two devices.
+
+    Example:
+
+    >>> import kerastricks as kt
+    >>> kt.testing.mirrored_strategy().num_replicas_in_sync
+    2
     """
     if not _STRATEGY:
         gpus = tf.config.list_logical_devices("GPU")
