@@ -2,7 +2,7 @@
 
 On one set of inputs, the KITTI size vid2depth trained at (batch 4, 128x416x3):
 
-- forward + backward (gradients for both images) of `kt.losses.ssim` against
+- forward + backward (gradients for both images) of `kt.metrics.ssim` against
   `tf.image.ssim`; target: at most 0.5x; and of its 3x3 box map against vid2depth's
   average-pooling SSIM (for information);
 - forward + backward (gradients for image, depth and pose) of
@@ -47,7 +47,7 @@ def run(quick: bool = False) -> list:
         if jit and quick:
             continue
         ours, ref = _paired_seconds(
-            _gradient_step(lambda a, b: kt.losses.ssim(a, b), jit),
+            _gradient_step(lambda a, b: kt.metrics.ssim(a, b), jit),
             _gradient_step(lambda a, b: tf.image.ssim(a, b, 1.0), jit),
             (images, other),
             repeats,
@@ -56,7 +56,8 @@ def run(quick: bool = False) -> list:
         rows.append(row(name, ours, ref, None if jit else 0.5, note=_cpu_note()))
         ours, ref = _paired_seconds(
             _gradient_step(
-                lambda a, b: kt.losses.ssim(a, b, window="box", filter_size=3, return_map=True), jit
+                lambda a, b: kt.metrics.ssim(a, b, window="box", filter_size=3, return_map=True),
+                jit,
             ),
             _gradient_step(reference.ssim_box3, jit),
             (images, other),
