@@ -162,6 +162,7 @@ class ActiveLearner:
         self.seed = check_int("seed", seed)
         self.verbose = check_int("verbose", verbose, 0, 2)
         self.model = None
+        self._trained_on = None  # the label counts `model` was trained on in `run`
         self._pseudo = None  # (indices, labels) for the next round's training only
         self._store = LabelStore(state_dir, len(self.pool))
         if len(self._store.indices) and self._store.indices.max() >= len(self.pool):
@@ -199,7 +200,12 @@ class ActiveLearner:
 
     @property
     def history(self) -> list:
-        """One dict per training round: `labels`, `pseudo_labels`, metrics, `seconds`."""
+        """One dict per training round: `labels` (true labels trained on), `lost`,
+        `labels_used` (paid for when the model was trained: `labels + lost`),
+        `pseudo_labels`, validation metrics, `seconds`.
+
+        Labels bought after the last round (the process stopped before training on them)
+        count in `labels_used` now, and in the log from the next round on."""
         return list(self._store.log)
 
     def close(self):
@@ -215,11 +221,15 @@ class ActiveLearner:
         trains a fresh model, evaluates it on `validation_data`, and (unless the budget
         or the pool is exhausted, or this was the last round) queries and asks the oracle
         for `query_size` labels. A restarted learner continues where the stored labels
-        end. The log is also written to `state_dir/log.json`.
+        end: it retrains on them first, which replaces their log entry rather than adding
+        a round. After an exception (an oracle failure, say), `run` again queries with the
+        model already trained on the stored labels instead of retraining it. The log is
+        also written to `state_dir/log.json`.
 
         Args:
-            rounds: the number of models to train. Defaults to `None` (until the budget,
-                or the pool, is used up).
+            rounds: the number of new rounds to add to the log (models trained on newly
+                bought labels). Defaults to `None` (until the budget, or the pool, is
+                used up).
             validation_data: optional `(x, y)` for the per-round `accuracy` and `nll` of
                 the (member-averaged) prediction, and for an ensemble or MC dropout the
                 `member_accuracy`: the mean accuracy of one member (one pass) alone.
@@ -242,32 +252,51 @@ class ActiveLearner:
         )
         done = 0
         while True:
-            start = time.perf_counter()
-            self.train()
-            entry = {
-                "round": len(self._store.log),
-                "labels": len(self._store.indices),
-                "lost": len(self._store.lost),
-                "pseudo_labels": 0 if self._pseudo is None else len(self._pseudo[0]),
-            }
-            if validation_data is not None:
-                x_val, y_val = validation_data[:2]
-                probs = member_probabilities(self.model, x_val, self.mc_samples)
-                entry.update(accuracy_and_nll(probs, y_val))
-            entry["seconds"] = round(time.perf_counter() - start, 3)
-            self._record(entry)
-            done += 1
-            metrics = [(key, entry[key]) for key in ("labels", "accuracy") if key in entry]
-            if self.verbose == 2:
-                print(" ".join(f"{key}={value}" for key, value in entry.items()))
+            if not self._model_is_current():
+                done += self._train_round(validation_data)
             k = self._room(self.query_size)
             if k == 0 or (rounds is not None and done >= rounds):
-                progbar.update(done, metrics, finalize=True)
+                progbar.update(done, self._progress(), finalize=True)
                 return self.history
-            progbar.update(done, metrics)
+            progbar.update(done, self._progress())
             indices, probs = self._select(k)
             self._ask(indices)
-            self._pseudo = self._pseudo_labels(probs, indices, entry["round"])
+            self._pseudo = self._pseudo_labels(probs, indices, self._store.log[-1]["round"])
+
+    def _model_is_current(self) -> bool:
+        """Whether `model` was trained in `run` on exactly the labels stored now (as after
+        an oracle failure: the next `run` queries with it instead of retraining)."""
+        return self.model is not None and self._trained_on == self._label_counts()
+
+    def _label_counts(self):
+        return len(self._store.indices), len(self._store.lost)
+
+    def _train_round(self, validation_data) -> int:
+        """Trains, evaluates and logs one round; returns 1 if it is a new round of the log,
+        0 if it retrained on the labels of the last logged round (after a restart)."""
+        start = time.perf_counter()
+        self.train()
+        self._trained_on = self._label_counts()
+        entry = {
+            "round": len(self._store.log),
+            "labels": len(self._store.indices),
+            "lost": len(self._store.lost),
+            "labels_used": self.labels_used,
+            "pseudo_labels": 0 if self._pseudo is None else len(self._pseudo[0]),
+        }
+        if validation_data is not None:
+            x_val, y_val = validation_data[:2]
+            probs = member_probabilities(self.model, x_val, self.mc_samples)
+            entry.update(accuracy_and_nll(probs, y_val))
+        entry["seconds"] = round(time.perf_counter() - start, 3)
+        new = self._record(entry)
+        if self.verbose == 2:
+            print(" ".join(f"{key}={value}" for key, value in entry.items()))
+        return int(new)
+
+    def _progress(self):
+        entry = self._store.log[-1] if self._store.log else {}
+        return [(key, entry[key]) for key in ("labels", "accuracy") if key in entry]
 
     def train(self):
         """Builds a fresh model and fits it on the true labels (plus this round's CEAL
@@ -438,11 +467,15 @@ class ActiveLearner:
             labels = np.eye(stored.shape[-1], dtype=stored.dtype)[classes]
         return unlabeled[confident], labels
 
-    def _record(self, entry):
+    def _record(self, entry) -> bool:
+        """Appends `entry` to the log, or replaces the last entry if it was trained on the
+        same labels (a restart); returns whether it is a new round."""
         log = self.history
-        if log and log[-1]["labels"] == entry["labels"] and log[-1]["lost"] == entry["lost"]:
+        same = bool(log) and (log[-1]["labels"], log[-1]["lost"]) == self._trained_on
+        if same:
             entry["round"] = log[-1]["round"]
-            log[-1] = entry  # retrained on the same labels (a restart, or a new `run`)
+            log[-1] = entry
         else:
             log.append(entry)
         self._store.set_log(log)
+        return not same

@@ -312,3 +312,65 @@ def test_bad_arguments(tmp_path):
         new(fixed_model, x[:0], Oracle(y), tmp_path)
     with pytest.raises(TypeError, match="`fit_kwargs` must be a dict"):
         new(fixed_model, x, Oracle(y), tmp_path, fit_kwargs=[1])
+
+
+def test_run_after_an_oracle_failure_adds_the_rounds_asked_for(tmp_path):
+    x, y = pool_data()
+    down = {"now": False}
+
+    def oracle(indices):
+        if down["now"]:
+            raise ConnectionError("annotation server down")
+        return y[indices]
+
+    Recorder.fitted_sizes = []
+    learner = make(x, oracle, tmp_path, "random", query_size=10)
+    learner.run(rounds=2)
+    down["now"] = True
+    with pytest.raises(ConnectionError):
+        learner.run(rounds=2)  # queries with the model trained on 20 labels: no retraining
+    down["now"] = False
+    learner.run(rounds=2)
+    # Two new rounds (30 and 40 labels); each label set trained on exactly once. Before the
+    # fix: fitted sizes [10, 20, 20, 20, 30] and the log [10, 20, 30].
+    assert Recorder.fitted_sizes == [10, 20, 30, 40]
+    assert [h["labels"] for h in learner.history] == [10, 20, 30, 40]
+    learner.close()
+
+
+def test_log_and_labels_used_agree_after_a_resume(tmp_path):
+    x, y = pool_data()
+    built = {"models": 0}
+
+    def dies_in_the_third_round():
+        built["models"] += 1
+        if built["models"] == 3:
+            raise RuntimeError("process killed while training")
+        return fixed_model()
+
+    def short_oracle(indices):  # the fourth call answers one label short: 10 lost labels
+        short_oracle.calls += 1
+        return y[indices][:-1] if short_oracle.calls == 4 else y[indices]
+
+    short_oracle.calls = 0
+    options = dict(query_size=10, fit_kwargs=FIT, verbose=0)
+    learner = kt.active.ActiveLearner(
+        dies_in_the_third_round, x, short_oracle, tmp_path, "random", **options
+    )
+    with pytest.raises(RuntimeError, match="killed"):
+        learner.run(rounds=4)  # 10 and 20 labels trained on; 30 bought, then the crash
+    learner.close()
+    learner = kt.active.ActiveLearner(fixed_model, x, short_oracle, tmp_path, "random", **options)
+    # Bought after the last round: in labels_used now, in the log from the next round.
+    assert learner.labels_used == 30 and learner.history[-1]["labels_used"] == 20
+    learner.run(rounds=1)  # trains on the 30
+    assert learner.history[-1]["labels_used"] == learner.labels_used == 30
+    with pytest.raises(ValueError, match="one label per index"):
+        learner.run(rounds=1)  # queries with that model; the short answer: 10 lost
+    assert learner.labels_used == 40
+    learner.run(rounds=1)  # trains on the 30 labels again, now with 10 lost
+    last = learner.history[-1]
+    assert (last["labels"], last["lost"], last["labels_used"]) == (30, 10, 40)
+    assert last["labels_used"] == learner.labels_used
+    assert [h["round"] for h in learner.history] == [0, 1, 2, 3]
+    learner.close()
