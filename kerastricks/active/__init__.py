@@ -3,6 +3,8 @@ and an active-learning loop whose labels survive a crash."""
 
 from kerastricks.active.acquisition_registry import get_acquisition, needs_members
 from kerastricks.active.active_learner import ActiveLearner
+from kerastricks.active.batch_bald import batch_bald
+from kerastricks.active.dense_acquisition import dense_acquisition
 from kerastricks.active.disagreement import bald, mean_std, variation_ratio
 from kerastricks.active.ensemble import Ensemble
 from kerastricks.active.kcenter_greedy import kcenter_greedy
@@ -14,6 +16,8 @@ __all__ = [
     "ActiveLearner",
     "Ensemble",
     "bald",
+    "batch_bald",
+    "dense_acquisition",
     "entropy",
     "get_acquisition",
     "kcenter_greedy",
