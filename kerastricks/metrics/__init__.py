@@ -3,6 +3,11 @@
 Depth accuracy, trajectory error, image similarity (SSIM, MS-SSIM, PSNR) and mask IoU (J).
 """
 
+# The SSIM metrics use `kerastricks.losses._ssim_core` and the SSIM losses use these
+# metrics' functions: initialising `kerastricks.losses` first keeps either import order
+# (`import kerastricks.metrics` or `import kerastricks.losses` first) free of a cycle.
+import kerastricks.losses  # noqa: F401, I001
+
 from kerastricks.metrics.depth_metric_classes import (
     AbsRel,
     DeltaAccuracy,
