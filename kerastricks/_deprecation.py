@@ -10,11 +10,13 @@ import warnings
 __all__ = ["deprecated_alias", "warn_deprecated"]
 
 
-def warn_deprecated(old: str, new: str, stacklevel: int = 3):
+def warn_deprecated(
+    old: str, new: str, stacklevel: int = 3, same: str = "which computes the same quantity"
+):
     """Warns that `old` is deprecated in favour of `new` (both as users spell them)."""
     warnings.warn(
         f"`{old}` is deprecated and will be removed in the next release; use `{new}` instead, "
-        "which computes the same quantity.",
+        f"{same}.",
         DeprecationWarning,
         stacklevel=stacklevel,
     )
