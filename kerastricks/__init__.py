@@ -3,7 +3,7 @@
 `import kerastricks as kt`, then `kt.layers`, `kt.losses`, `kt.optimizers`, `kt.callbacks`,
 `kt.metrics`, `kt.models` for Keras objects, and `kt.geometry`, `kt.active`, `kt.transfer`,
 `kt.tracking`, `kt.datasets`, `kt.distribute` for the techniques behind them, and
-`kt.export` to ship a trained model.
+`kt.export` to ship a trained model, `kt.testing` to check that a training composes.
 """
 
 from kerastricks import (
@@ -19,6 +19,7 @@ from kerastricks import (
     models,
     optimizers,
     recipe_utils,
+    testing,
     tracking,
     transfer,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "models",
     "optimizers",
     "recipe_utils",
+    "testing",
     "tracking",
     "transfer",
 ]

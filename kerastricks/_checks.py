@@ -26,22 +26,27 @@ MAX_ITEMS = 8
 MAX_CHARACTERS = 300
 
 
-def shorten(value, max_items: int = MAX_ITEMS) -> str:
+def shorten(value, limit: int = MAX_ITEMS) -> str:
     """The `repr` of `value`, cut to a readable length.
 
-    A list, tuple, set or dict longer than `max_items` shows its first `max_items` entries
-    and a count of the rest (`['a', 'b', ... (+44 more)]`); any other `repr` longer than
-    `MAX_CHARACTERS` is cut there, with its full length.
+    A list, tuple, set or dict longer than `limit` shows its first `limit` entries and a
+    count of the rest (`['a', 'b', ... and 44 more]`); any other iterable is listed first;
+    any other `repr` longer than `MAX_CHARACTERS` is cut there, with its full length.
     """
+    if not isinstance(value, (str, bytes, list, tuple, set, frozenset, dict)) and isinstance(
+        value, Iterable
+    ):
+        value = list(value)
+    max_items = limit
     if isinstance(value, (list, tuple, set, frozenset, dict)) and len(value) > max_items:
         rest = len(value) - max_items
         if isinstance(value, dict):
             items = [f"{k!r}: {shorten(v)}" for k, v in list(value.items())[:max_items]]
-            return "{" + ", ".join(items) + f", ... (+{rest} more)}}"
+            return "{" + ", ".join(items) + f", ... and {rest} more}}"
         items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
         opening, closing = ("(", ")") if isinstance(value, tuple) else ("[", "]")
         shown = ", ".join(repr(item) for item in list(items)[:max_items])
-        return f"{opening}{shown}, ... (+{rest} more){closing}"
+        return f"{opening}{shown}, ... and {rest} more{closing}"
     text = repr(value)
     if len(text) > MAX_CHARACTERS:
         return f"{text[:MAX_CHARACTERS]}... ({len(text)} characters)"

@@ -111,7 +111,7 @@ def _format(value):
         return f"{value:.3g}"
     if isinstance(value, dict):
         shown = list(value.items())[:MAX_ITEMS]
-        rest = f", ... (+{len(value) - MAX_ITEMS} more)" if len(value) > MAX_ITEMS else ""
+        rest = f", ... and {len(value) - MAX_ITEMS} more" if len(value) > MAX_ITEMS else ""
         return "{" + ", ".join(f"{k}: {_format(v)}" for k, v in shown) + rest + "}"
     if isinstance(value, (list, tuple, set)):
         return shorten(value)
