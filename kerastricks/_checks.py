@@ -5,7 +5,7 @@ Library code raises through these helpers instead of `assert`.
 """
 
 import math
-from collections.abc import Iterable
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, ValuesView
 from numbers import Integral, Real
 
 __all__ = [
@@ -30,13 +30,11 @@ def shorten(value, limit: int = MAX_ITEMS) -> str:
     """The `repr` of `value`, cut to a readable length.
 
     A list, tuple, set or dict longer than `limit` shows its first `limit` entries and a
-    count of the rest (`['a', 'b', ... and 44 more]`); any other iterable is listed first;
+    count of the rest (`['a', 'b', ... and 44 more]`); a generator or dict view is listed first;
     any other `repr` longer than `MAX_CHARACTERS` is cut there, with its full length.
     """
-    if not isinstance(value, (str, bytes, list, tuple, set, frozenset, dict)) and isinstance(
-        value, Iterable
-    ):
-        value = list(value)
+    if isinstance(value, (Iterator, KeysView, ValuesView, ItemsView)):
+        value = list(value)  # generators and dict views; never tensors or arrays
     max_items = limit
     if isinstance(value, (list, tuple, set, frozenset, dict)) and len(value) > max_items:
         rest = len(value) - max_items

@@ -46,3 +46,13 @@ def test_doctor_findings_shorten_long_evidence():
     names = [f"bn_{i}" for i in range(52)]
     text = str(Finding("batchnorm_not_updating", "stuck.", {"layers": names}, "fix it", 3))
     assert "layers=['bn_0', 'bn_1'" in text and "and 44 more" in text and "bn_51" not in text
+
+
+def test_shorten_leaves_tensors_and_arrays_to_their_repr():
+    import keras
+    import numpy as np
+
+    symbolic = keras.KerasTensor((None, 3))  # iterating it raises: never listed
+    assert shorten(symbolic) == repr(symbolic)
+    assert shorten(np.arange(3)) == "array([0, 1, 2])"
+    assert shorten(iter(range(10))) == "[0, 1, 2, 3, 4, 5, 6, 7, ... and 2 more]"
