@@ -2,11 +2,10 @@
 two replicas, under XLA, in mixed precision and across a `.keras` save and resume."""
 
 from kerastricks.testing.composition import (
-    CELLS,
     CellResult,
     Workflow,
     check_composition,
     mirrored_strategy,
 )
 
-__all__ = ["CELLS", "CellResult", "Workflow", "check_composition", "mirrored_strategy"]
+__all__ = ["CellResult", "Workflow", "check_composition", "mirrored_strategy"]

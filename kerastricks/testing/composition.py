@@ -19,14 +19,14 @@ CELLS = ("xla", "mirrored", "mirrored_xla", "mixed_float16", "save_resume")
 # largest weight displacement (final minus initial weights), so that they do not depend on
 # the scale of the weights or on how far training moved them:
 # - float32 paths (XLA, two replicas, save/resume) compute the same sums in another order
-#   (XLA fusions; a two-term all-reduce of half-batch gradients). Each reordering changes
-#   a float32 result by a few units of 2**-24 (6e-8) relative; Adam divides by sqrt(v),
-#   which amplifies that where gradients are small, and it compounds over steps. 1e-3 is
-#   more than 30x the largest such difference measured over the workflows of
-#   docs/distribute.md (the matrix lists every measured value).
-# - mixed_float16 computes activations and gradients with 11-bit mantissas (2**-11, 4.9e-4
-#   relative per rounding) and hundreds of roundings feed each update; 5e-2 is about a
-#   hundred such roundings all in one direction, and 3x the largest measured.
+#   (XLA fusions; a two-term all-reduce of half-batch gradients): a few units of 2**-24
+#   (6e-8) relative per operation, compounded over a few steps. On GPUs TensorFlow runs
+#   float32 matmuls in TF32 by default (10-bit mantissa, 2**-11 = 4.9e-4 relative), so
+#   the bound is 1e-3, two TF32 roundings. Measured on CPUs (docs/distribute.md): at most
+#   7.9e-7.
+# - mixed_float16 computes activations and gradients with 11-bit mantissas (2**-11 per
+#   rounding) and hundreds of roundings feed each update; 5e-2 is a hundred such roundings
+#   all in one direction. Measured: at most 2.8e-3.
 TOLERANCES = {
     "xla": 1e-3,
     "mirrored": 1e-3,
@@ -58,6 +58,18 @@ class Workflow:
         not_applicable: `{cell: reason}` for cells that do not apply (a learning-rate
             sweep is not resumable); they are reported `"n/a"` with the reason. Defaults
             to none.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> import kerastricks as kt
+    >>> def build(cell):
+    ...     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    ...     model.compile("sgd", "mse", jit_compile=cell in ("xla", "mirrored_xla"))
+    ...     return model
+    >>> x = np.zeros((8, 3), "float32")
+    >>> kt.testing.Workflow("linear", build, (x, x[:, :1]), epochs=2).batch_size
+    8
     """
 
     name: str
@@ -85,6 +97,14 @@ class CellResult:
         summary: largest relative difference of `Workflow.summary`'s numbers.
         tolerance: the bound applied.
         message: what went wrong, if anything.
+
+    Example:
+
+    >>> import kerastricks as kt
+    >>> result = kt.testing.CellResult("xla", "pass", weights=2e-7, optimizer=1e-9,
+    ...                                metrics=0.0, summary=0.0, tolerance=1e-3)
+    >>> result.largest
+    2e-07
     """
 
     cell: str
@@ -112,6 +132,18 @@ def mirrored_strategy():
     `kt.distribute.split_cpu(2)` at program start). One strategy serves the whole process:
     every `MirroredStrategy` starts its collective keys at the same number, so a second
     one in the same process fails.
+
+    Returns:
+        The `tf.distribute.MirroredStrategy`.
+
+    Raises:
+        RuntimeError: fewer than two devices.
+
+    Example:
+
+    >>> import kerastricks as kt
+    >>> kt.testing.mirrored_strategy().num_replicas_in_sync
+    2
     """
     if not _STRATEGY:
         gpus = tf.config.list_logical_devices("GPU")
@@ -127,7 +159,7 @@ def mirrored_strategy():
     return _STRATEGY[0]
 
 
-def check_composition(workflow: Workflow, cells=CELLS, tolerances=None) -> list:
+def check_composition(workflow: Workflow, cells=CELLS, tolerances=None, strategy=None) -> list:
     """Trains `workflow` on one device in float32 and on every cell; compares them.
 
     Cells: `"xla"` (`jit_compile=True`), `"mirrored"` (two replicas, the default
@@ -142,6 +174,8 @@ def check_composition(workflow: Workflow, cells=CELLS, tolerances=None) -> list:
         workflow: the `Workflow`.
         cells: the cells to run. Defaults to all of `CELLS`.
         tolerances: a dict overriding entries of `TOLERANCES`. Defaults to none.
+        strategy: the `tf.distribute` strategy of the mirrored cells. Defaults to
+            `mirrored_strategy()`.
 
     Returns:
         A list of `CellResult`, one per cell.
@@ -165,6 +199,7 @@ def check_composition(workflow: Workflow, cells=CELLS, tolerances=None) -> list:
     if unknown:
         fail(f"Cells are {list(CELLS)}.", "cells", unknown)
     bounds = {**TOLERANCES, **(tolerances or {})}
+    strategy = strategy or mirrored_strategy
     reference = _run(workflow, "reference")
     results = []
     for cell in cells:
@@ -172,7 +207,7 @@ def check_composition(workflow: Workflow, cells=CELLS, tolerances=None) -> list:
             results.append(CellResult(cell, "n/a", message=workflow.not_applicable[cell]))
             continue
         try:
-            run = _run(workflow, cell)
+            run = _run(workflow, cell, strategy=strategy)
             against = reference
             if run["skipped"]:  # the loss scale skipped steps: skip them in float32 too
                 against = _run(workflow, "reference", skip=run["skipped"])
@@ -187,13 +222,14 @@ def check_composition(workflow: Workflow, cells=CELLS, tolerances=None) -> list:
     return results
 
 
-def _run(workflow, cell, skip=()):
+def _run(workflow, cell, skip=(), strategy=None):
     policy = "mixed_float16" if cell == "mixed_float16" else "float32"
     previous = keras.config.dtype_policy().name
     keras.config.set_dtype_policy(policy)
     try:
         if cell.startswith("mirrored"):
-            with mirrored_strategy().scope():
+            strategy = strategy() if callable(strategy) else strategy
+            with strategy.scope():
                 return _train(workflow, cell, skip)
         return _train(workflow, cell, skip)
     finally:
