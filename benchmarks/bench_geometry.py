@@ -2,7 +2,7 @@
 
 On one set of inputs, the KITTI size vid2depth trained at (batch 4, 128x416x3):
 
-- forward + backward (gradients for both images) of `kt.losses.ssim` against
+- forward + backward (gradients for both images) of `kt.metrics.ssim` against
   `tf.image.ssim`; target: at most 0.5x; and of its 3x3 box map against vid2depth's
   average-pooling SSIM (for information);
 - forward + backward (gradients for image, depth and pose) of
@@ -46,10 +46,10 @@ def run(quick: bool = False) -> list:
     size = f"{batch}x{height}x{width}x3"
     rows = []
     pairs = [
-        ("ssim", lambda a, b: kt.losses.ssim(a, b), lambda a, b: tf.image.ssim(a, b, 1.0)),
+        ("ssim", lambda a, b: kt.metrics.ssim(a, b), lambda a, b: tf.image.ssim(a, b, 1.0)),
         (
             "ssim 3x3 box map",
-            lambda a, b: kt.losses.ssim(a, b, window="box", filter_size=3, return_map=True),
+            lambda a, b: kt.metrics.ssim(a, b, window="box", filter_size=3, return_map=True),
             reference.ssim_box3,
         ),
     ]

@@ -5,7 +5,7 @@ Library code raises through these helpers instead of `assert`.
 """
 
 import math
-from collections.abc import Iterable
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, ValuesView
 from numbers import Integral, Real
 
 __all__ = [
@@ -17,21 +17,43 @@ __all__ = [
     "check_int",
     "check_rank",
     "check_keys",
+    "check_batch_sizes",
     "shorten",
 ]
 
+#: How many items of a long list a message shows, and how many characters of a long value.
+MAX_ITEMS = 8
+MAX_CHARACTERS = 300
+
+
+def shorten(value, limit: int = MAX_ITEMS) -> str:
+    """The `repr` of `value`, cut to a readable length.
+
+    A list, tuple, set or dict longer than `limit` shows its first `limit` entries and a
+    count of the rest (`['a', 'b', ... and 44 more]`); a generator or dict view is listed first;
+    any other `repr` longer than `MAX_CHARACTERS` is cut there, with its full length.
+    """
+    if isinstance(value, (Iterator, KeysView, ValuesView, ItemsView)):
+        value = list(value)  # generators and dict views; never tensors or arrays
+    max_items = limit
+    if isinstance(value, (list, tuple, set, frozenset, dict)) and len(value) > max_items:
+        rest = len(value) - max_items
+        if isinstance(value, dict):
+            items = [f"{k!r}: {shorten(v)}" for k, v in list(value.items())[:max_items]]
+            return "{" + ", ".join(items) + f", ... and {rest} more}}"
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        opening, closing = ("(", ")") if isinstance(value, tuple) else ("[", "]")
+        shown = ", ".join(repr(item) for item in list(items)[:max_items])
+        return f"{opening}{shown}, ... and {rest} more{closing}"
+    text = repr(value)
+    if len(text) > MAX_CHARACTERS:
+        return f"{text[:MAX_CHARACTERS]}... ({len(text)} characters)"
+    return text
+
 
 def received(name: str, value) -> str:
-    """Formats the closing part of an error message."""
-    return f"Received: {name}={value!r}"
-
-
-def shorten(items, limit: int = 8) -> str:
-    """Formats a list for a message: the first `limit` items and a count of the rest."""
-    items = list(items)
-    if len(items) <= limit:
-        return repr(items)
-    return f"{items[:limit]!r}"[:-1] + f", ... and {len(items) - limit} more]"
+    """Formats the closing part of an error message (long values shortened)."""
+    return f"Received: {name}={shorten(value)}"
 
 
 def fail(message: str, name: str, value, error=ValueError):
@@ -50,7 +72,7 @@ def check_choice(name: str, value, choices: Iterable):
     """Raises `ValueError` unless `value` is one of `choices`."""
     choices = tuple(choices)
     if value not in choices:
-        listed = ", ".join(repr(c) for c in choices)
+        listed = shorten(list(choices))[1:-1]
         fail(f"`{name}` must be one of {listed}.", name, value)
     return value
 
@@ -104,12 +126,31 @@ def check_keys(name: str, mapping, expected, meaning: str = ""):
     if missing or unknown:
         what = f" ({meaning})" if meaning else ""
         fail(
-            f"The keys of `{name}`{what} must be exactly {expected}; missing: {missing}, "
-            f"unknown: {unknown}.",
+            f"The keys of `{name}`{what} must be exactly {shorten(expected)}; missing: "
+            f"{shorten(missing)}, unknown: {shorten(unknown)}.",
             f"{name}.keys()",
             sorted(mapping),
         )
     return mapping
+
+
+def check_batch_sizes(**shapes):
+    """Raises `ValueError` unless every statically known batch size (first axis) is one.
+
+    Call as `check_batch_sizes(source_image=image.shape, target_depth=depth.shape)`.
+    """
+    known = {
+        name: int(shape[0])
+        for name, shape in shapes.items()
+        if shape is not None and len(shape) and shape[0] is not None
+    }
+    if len(set(known.values())) > 1:
+        listed = ", ".join(f"`{name}`" for name in known)
+        fail(
+            f"{listed} must have the same batch size (first axis); no broadcasting.",
+            "batch sizes",
+            known,
+        )
 
 
 def _check_bounds(name, value, minimum, maximum, min_inclusive, max_inclusive):

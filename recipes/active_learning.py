@@ -101,20 +101,26 @@ def run_strategy(name, seed, data, args, strategy):
         x_pool,
         lambda indices: y_pool[indices],  # the oracle: a human annotator in real life
         state_dir,
-        options["acquisition"],
-        query_size=args.query_size,
-        budget=args.budget,
-        initial_size=args.initial,
-        mc_samples=args.mc_samples if options.get("mc_dropout") else None,
-        ceal_delta=0.05 if options.get("ceal") else None,
-        ceal_decay=0.0033,
-        fit_kwargs={
-            "epochs": args.epochs,
-            "batch_size": 32 * strategy.num_replicas_in_sync,
-            "verbose": 0,
-        },
-        min_epoch_size=args.min_epoch_size,
-        seed=1000 * args.seed + seed,
+        kt.active.Acquisition(
+            options["acquisition"],
+            mc_samples=args.mc_samples if options.get("mc_dropout") else None,
+        ),
+        plan=kt.active.LabelPlan(
+            query_size=args.query_size,
+            budget=args.budget,
+            initial_size=args.initial,
+            seed=1000 * args.seed + seed,
+        ),
+        training=kt.active.RoundTraining(
+            fit_kwargs={
+                "epochs": args.epochs,
+                "batch_size": 32 * strategy.num_replicas_in_sync,
+                "verbose": 0,
+            },
+            min_epoch_size=args.min_epoch_size,
+            ceal_delta=0.05 if options.get("ceal") else None,
+            ceal_decay=0.0033,
+        ),
         verbose=2,
     )
     history = learner.run(validation_data=(x_test, y_test))

@@ -7,7 +7,7 @@ references' quantized colors from `kt.layers.ColorQuantizer`), and the loss is a
 cross-entropy over 16 color categories (`kt.losses.QuantizedColorCrossEntropy`). No
 mask is seen in training. At test time the same pointer copies the first frame's object
 masks through the video (`kt.tracking.propagate_masks`), and the region similarity J
-(`kt.tracking.region_similarity`, mean IoU) is compared with two baselines: copying
+(`kt.metrics.region_similarity`, mean IoU) is compared with two baselines: copying
 the first mask unchanged, and pointing with raw-pixel similarity instead of learned
 embeddings (on the grey frames the network sees, and on the color frames it does not).
 The temperature, window and number of reference frames of every pointer are chosen on
@@ -102,7 +102,7 @@ def dataset_j(true_masks, predicted_masks):
     """J mean of a set of videos: the mean over all objects of all videos (as DAVIS)."""
     pairs = zip(true_masks, predicted_masks, strict=True)
     return float(
-        np.mean([j for truth, guess in pairs for j in kt.tracking.region_similarity(truth, guess)])
+        np.mean([j for truth, guess in pairs for j in kt.metrics.region_similarity(truth, guess)])
     )
 
 

@@ -6,8 +6,7 @@ import numpy as np
 from kerastricks._checks import fail
 from kerastricks.active._forward import forward
 from kerastricks.active.ensemble import Ensemble
-from kerastricks.active.mc_predict import mc_predict
-from kerastricks.layers.mc_dropout import MCDropout
+from kerastricks.active.mc_predict import mc_predict, random_at_inference
 
 __all__ = ["member_probabilities", "embeddings", "accuracy_and_nll"]
 
@@ -36,7 +35,9 @@ def embeddings(model, x) -> np.ndarray:
             getattr(model, "name", model),
         )
     position = len(layers) - 2
-    while position > 0 and isinstance(layers[position], MCDropout | keras.layers.Dropout):
+    while position > 0 and (
+        random_at_inference(layers[position]) or isinstance(layers[position], keras.layers.Dropout)
+    ):
         position -= 1
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     extractor = keras.Model(inputs, layers[position].output)

@@ -7,7 +7,6 @@ import numpy as np
 
 from kerastricks._checks import check_int, check_type
 from kerastricks.active._forward import forward
-from kerastricks.layers.mc_dropout import MCDropout
 
 __all__ = ["mc_predict"]
 
@@ -65,6 +64,11 @@ def mc_predict(model, x, samples: int = 20, batch_size=None) -> np.ndarray:
 
 
 def _has_mc_dropout(layer) -> bool:
-    if isinstance(layer, MCDropout):
+    if random_at_inference(layer):
         return True
     return any(_has_mc_dropout(inner) for inner in getattr(layer, "layers", ()))
+
+
+def random_at_inference(layer) -> bool:
+    """Whether `layer` stays random in inference (`kt.layers.MCDropout` says so)."""
+    return getattr(layer, "random_at_inference", False) is True

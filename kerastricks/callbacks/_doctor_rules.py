@@ -9,6 +9,8 @@ import dataclasses
 
 import numpy as np
 
+from kerastricks._checks import MAX_ITEMS, shorten
+
 __all__ = ["CODES", "DEFAULT_THRESHOLDS", "Finding"]
 
 CODES = {
@@ -108,7 +110,11 @@ def _format(value):
     if isinstance(value, float):
         return f"{value:.3g}"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_format(v)}" for k, v in value.items()) + "}"
+        shown = list(value.items())[:MAX_ITEMS]
+        rest = f", ... and {len(value) - MAX_ITEMS} more" if len(value) > MAX_ITEMS else ""
+        return "{" + ", ".join(f"{k}: {_format(v)}" for k, v in shown) + rest + "}"
+    if isinstance(value, (list, tuple, set)):
+        return shorten(value)
     return str(value)
 
 

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from kerastricks._checks import check_rank, fail
+from kerastricks._checks import check_batch_sizes, check_rank, fail
 from kerastricks.geometry._tensors import (
     as_float,
     batched_intrinsics,
@@ -69,8 +69,9 @@ def projective_inverse_warp(source_image, target_depth, pose, intrinsics):
         in float32 (float64 for float64 inputs) whatever the image dtype.
 
     Raises:
-        ValueError: wrong ranks or shapes, or target depth and source image of
-            different height and width.
+        ValueError: wrong ranks or shapes, target depth and source image of different
+            height and width, or different (static) batch sizes of the image, depth and
+            pose.
 
     Example:
 
@@ -91,6 +92,9 @@ def projective_inverse_warp(source_image, target_depth, pose, intrinsics):
     pose = ops.convert_to_tensor(pose)
     check_rank("source_image", source_image.shape, 4, "[B, H, W, C]")
     check_rank("pose", pose.shape, (2, 3), "[B, 6] or [B, 4, 4]")
+    check_batch_sizes(
+        source_image=source_image.shape, target_depth=target_depth.shape, pose=pose.shape
+    )
     _, height, width, _ = source_image.shape
     if None in (height, width):
         fail("`source_image` needs static H and W.", "source_image.shape", source_image.shape)

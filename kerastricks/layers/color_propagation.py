@@ -5,10 +5,9 @@ from keras import ops
 
 from kerastricks._checks import check_choice, check_int, check_number, check_rank, fail
 from kerastricks._registry import register
+from kerastricks.tracking.copy_labels import copy_labels
 
 __all__ = ["ColorPropagation"]
-
-_NEGATIVE = -1e9  # logit of a window position that falls outside the reference frame
 
 
 @register
@@ -133,75 +132,10 @@ class ColorPropagation(keras.layers.Layer):
 
     def call(self, inputs):
         target, reference, labels = _unpack(inputs)
-        if len(reference.shape) == 4:
-            reference = reference[:, None]
-        if len(labels.shape) == 4:
-            labels = labels[:, None]
         labels = ops.cast(labels, self.compute_dtype)
-        if self.window_radius is None:
-            return self._full(target, reference, labels)
-        return self._windowed(target, reference, labels)
-
-    def _full(self, target, reference, labels):
-        shape = ops.shape(target)
-        batch, height, width = shape[0], shape[1], shape[2]
-        depth = target.shape[-1]
-        # The temperature scales the queries, not the [HW, RH'W'] logits: one copy fewer.
-        queries = ops.reshape(ops.cast(target, "float32") * self._scale(), (batch, -1, depth))
-        keys = ops.reshape(ops.cast(reference, "float32"), (batch, -1, depth))
-        values = ops.reshape(labels, (batch, -1, labels.shape[-1]))
-        logits = ops.matmul(queries, ops.transpose(keys, (0, 2, 1)))  # [B, HW, RH'W']
-        if self.similarity == "euclidean":
-            norms = ops.sum(ops.square(keys), axis=-1) / self.temperature
-            logits = logits - norms[:, None, :]
-        weights = ops.softmax(logits, axis=-1)
-        output = ops.matmul(ops.cast(weights, self.compute_dtype), values)
-        return ops.reshape(output, (batch, height, width, labels.shape[-1]))
-
-    def _windowed(self, target, reference, labels):
-        radius = self.window_radius
-        size = 2 * radius + 1
-        shape = ops.shape(target)
-        height, width = shape[1], shape[2]
-        pad = [(0, 0), (0, 0), (radius, radius), (radius, radius), (0, 0)]
-        query = (ops.cast(target, "float32") * self._scale())[:, None]  # [B, 1, H, W, D]
-        keys = ops.pad(ops.cast(reference, "float32"), pad)
-        values = ops.pad(labels, pad)
-        inside = (
-            ops.pad(ops.ones_like(reference[:, :, :, :, 0], dtype="float32"), pad[:4]) > 0.5
-        )  # [B, R, H+2r, W+2r]
-        logits = []
-        for dy in range(size):
-            for dx in range(size):
-                key = keys[:, :, dy : dy + height, dx : dx + width]
-                logit = ops.sum(query * key, axis=-1)  # [B, R, H, W]
-                if self.similarity == "euclidean":
-                    logit = logit - ops.sum(ops.square(key), axis=-1) / self.temperature
-                valid = inside[:, :, dy : dy + height, dx : dx + width]
-                logits.append(ops.where(valid, logit, _NEGATIVE))
-        logits = ops.stack(logits, axis=-1)  # [B, R, H, W, size^2]
-        frames = ops.shape(logits)[1]
-        flat = ops.reshape(
-            ops.transpose(logits, (0, 2, 3, 1, 4)), (-1, height, width, frames * size * size)
+        return copy_labels(
+            target, reference, labels, self.temperature, self.window_radius, self.similarity
         )
-        weights = ops.softmax(flat, axis=-1)
-        weights = ops.transpose(
-            ops.reshape(weights, (-1, height, width, frames, size * size)), (0, 3, 1, 2, 4)
-        )
-        weights = ops.cast(weights, self.compute_dtype)  # [B, R, H, W, size^2]
-        output = 0.0
-        for offset in range(size * size):
-            dy, dx = divmod(offset, size)
-            value = values[:, :, dy : dy + height, dx : dx + width]  # [B, R, H, W, K]
-            output = output + ops.sum(weights[..., offset : offset + 1] * value, axis=1)
-        return output
-
-    def _scale(self):
-        """Factor of the queries: 1 / T, or 2 / T for `-|t - r|^2 / T = (2 t.r - |r|^2) / T`.
-
-        (`-|t|^2 / T` is the same for every reference pixel, so the softmax drops it.)
-        """
-        return (2.0 if self.similarity == "euclidean" else 1.0) / self.temperature
 
     def compute_output_shape(self, input_shape):
         target, _, labels = _unpack_shapes(input_shape)

@@ -64,6 +64,10 @@ class MCDropout(keras.layers.Layer):
     ([0.0, 2.0], True)
     """
 
+    #: Marks a layer that stays random in inference: `kt.active.mc_predict` and the active
+    #: learner look for it (so that technique code needs no import of this layer).
+    random_at_inference = True
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = check_number("rate", rate, 0.0, 1.0, max_inclusive=False)

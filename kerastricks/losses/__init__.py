@@ -9,7 +9,7 @@ from kerastricks.losses.quantized_color_cross_entropy import (
     QuantizedColorCrossEntropy,
     quantized_color_cross_entropy,
 )
-from kerastricks.losses.ssim import SSIM, ssim, ssim_loss
+from kerastricks.losses.ssim import SSIM, SSIMLoss, ssim, ssim_loss
 
 __all__ = [
     "DSSIM",
@@ -18,6 +18,7 @@ __all__ = [
     "MaskedReconstruction",
     "QuantizedColorCrossEntropy",
     "SSIM",
+    "SSIMLoss",
     "depth_smoothness",
     "dssim",
     "icp_alignment",

@@ -1,10 +1,13 @@
-"""Absolute trajectory error on short snippets (SfMLearner, vid2depth): `trajectory_error`."""
+"""Absolute trajectory error on short snippets (SfMLearner, vid2depth): `trajectory_error`
+and the metric `TrajectoryError`."""
 
 from keras import ops
 
 from kerastricks._checks import check_int, fail
+from kerastricks._registry import register
+from kerastricks.metrics._sample_mean import SampleMean
 
-__all__ = ["snippet_positions", "trajectory_error"]
+__all__ = ["snippet_positions", "trajectory_error", "TrajectoryError"]
 
 
 def trajectory_error(y_true, y_pred):
@@ -113,3 +116,44 @@ def snippet_positions(poses, target_index: int):
     if target_index == 0:
         return centres
     return ops.einsum("bij,bnj->bni", rotation[:, 0], centres) + translation[:, :1]
+
+
+@register
+class TrajectoryError(SampleMean):
+    """The absolute trajectory error metric: mean ATE over all snippets seen.
+
+    Each snippet contributes its `trajectory_error` (after aligning the first position
+    and the least-squares scale); the result is the (sample-weighted) mean over every
+    snippet of every batch and replica since the last reset: the mean papers report.
+    Lower is better.
+
+    Reference:
+        Zhou et al. (CVPR 2017), `compute_ate`; Mahjourian et al. (CVPR 2018), Table 3.
+
+    Args:
+        name: metric name. Defaults to `"trajectory_error"`.
+        dtype: dtype of the state. Defaults to `None` (float32).
+
+    Call arguments:
+        y_true: true camera positions `[B, N, 3]`.
+        y_pred: predicted camera positions, same shape.
+        sample_weight: optional `[B]` weights.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import kerastricks as kt
+    >>> true = np.array([[[0.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.1, 0.0, 2.0]]])
+    >>> pred = np.array([[[0.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.0, 2.0]]])
+    >>> metric = kt.metrics.TrajectoryError()
+    >>> metric.update_state(true, 0.5 * true)  # right up to scale: 0
+    >>> metric.update_state(true, pred)  # sqrt(0.1^2) / 3
+    >>> round(float(metric.result()), 4)  # (0 + 0.0333) / 2
+    0.0167
+    """
+
+    def __init__(self, name="trajectory_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def per_sample(self, y_true, y_pred):
+        return trajectory_error(y_true, y_pred), None

@@ -1,6 +1,7 @@
 """kerastricks.tracking."""
 
+from kerastricks.tracking.copy_labels import copy_labels
 from kerastricks.tracking.propagate_masks import propagate_masks
 from kerastricks.tracking.region_similarity import region_similarity
 
-__all__ = ["propagate_masks", "region_similarity"]
+__all__ = ["copy_labels", "propagate_masks", "region_similarity"]

@@ -4,7 +4,7 @@ import numpy as np
 from keras import ops
 
 from kerastricks._checks import check_int, check_type, fail
-from kerastricks.layers.color_propagation import ColorPropagation
+from kerastricks.tracking.copy_labels import copy_labels
 
 __all__ = ["propagate_masks"]
 
@@ -21,7 +21,7 @@ def propagate_masks(
 
     The test-time half of Vondrick et al.: the embedding network trained to colorize
     (`model`) embeds every frame; then, for `t = 1, 2, ...`, the masks of frame `t` are
-    copied from reference frames by `propagation` (a `kt.layers.ColorPropagation`): the
+    copied from reference frames by `propagation` (`kt.tracking.copy_labels`): the
     `num_references` frames just before `t` with the masks this function predicted for
     them, plus, with `keep_first=True`, frame 0 with `first_mask` (the only given
     labels). Masks are any per-pixel vectors: one-hot object labels (background
@@ -41,9 +41,9 @@ def propagate_masks(
         frames: one video `[T, H, W, C]`, or a batch of videos `[B, T, H, W, C]`, as
             `model` expects them.
         first_mask: the labels of frame 0, `[H, W, K]` (or `[B, H, W, K]` for a batch).
-        propagation: the `kt.layers.ColorPropagation` that copies the labels (its
-            temperature, window and similarity). Defaults to `None`:
-            `ColorPropagation()`.
+        propagation: a callable on `[target, reference, labels]` that copies the labels,
+            such as a `kt.layers.ColorPropagation` (its temperature, window and
+            similarity). Defaults to `None`: `kt.tracking.copy_labels` with its defaults.
         num_references: how many of the most recent past frames serve as references,
             `>= 1`. Defaults to 1.
         keep_first: also use frame 0 and `first_mask` as a reference at every step.
@@ -54,7 +54,7 @@ def propagate_masks(
         `first_mask`. Take `argmax` over the last axis for label maps.
 
     Raises:
-        TypeError: `propagation` is not a `ColorPropagation`, or `keep_first` not a bool.
+        TypeError: `propagation` is not callable, or `keep_first` not a bool.
         ValueError: `frames` or `first_mask` of the wrong rank or size, fewer than 2
             frames, `num_references < 1`, or embeddings that are not `[N, h, w, D]`.
 
@@ -74,8 +74,16 @@ def propagate_masks(
            [0, 1, 0, 0],
            [0, 0, 1, 0]])
     """
-    propagation = ColorPropagation() if propagation is None else propagation
-    check_type("propagation", propagation, ColorPropagation, "a kt.layers.ColorPropagation")
+    if propagation is None:
+        propagation = _default_propagation
+    elif not callable(propagation):
+        fail(
+            "`propagation` must be callable on [target, reference, labels], such as a "
+            "kt.layers.ColorPropagation.",
+            "propagation",
+            propagation,
+            TypeError,
+        )
     num_references = check_int("num_references", num_references, minimum=1)
     check_type("keep_first", keep_first, bool, "a bool")
     frames = np.asarray(ops.convert_to_numpy(frames))
@@ -129,3 +137,7 @@ def _resize(masks, size, interpolation):
         ops.convert_to_numpy(ops.image.resize(masks, size, interpolation=interpolation)),
         "float32",
     )
+
+
+def _default_propagation(inputs):
+    return copy_labels(*inputs)

@@ -75,10 +75,30 @@ def reference_entropy(p):
 FIT = {"epochs": 1, "verbose": 0}
 
 
+GROUPS = {
+    "acquisition": ("mc_samples", "diversity"),
+    "plan": ("query_size", "budget", "initial_size", "seed"),
+    "training": ("fit_kwargs", "min_epoch_size", "ceal_delta", "ceal_decay"),
+}
+
+
+def grouped(acquisition="entropy", verbose=0, **flat):
+    """The option objects of `ActiveLearner` from flat keywords (the 0.1 spelling)."""
+    flat.setdefault("fit_kwargs", FIT)
+    picked = {g: {k: flat.pop(k) for k in names if k in flat} for g, names in GROUPS.items()}
+    return dict(
+        acquisition=kt.active.Acquisition(acquisition, **picked["acquisition"]),
+        plan=kt.active.LabelPlan(**picked["plan"]),
+        training=kt.active.RoundTraining(**picked["training"]),
+        verbose=verbose,
+        **flat,
+    )
+
+
 def make(x, oracle, state_dir, acquisition="entropy", **kwargs):
     """A learner on the frozen model, with one quiet epoch per round unless overridden."""
-    options = {"fit_kwargs": FIT, "verbose": 0, **kwargs}
-    return kt.active.ActiveLearner(fixed_model, x, oracle, state_dir, acquisition, **options)
+    options = grouped(acquisition, **kwargs)
+    return kt.active.ActiveLearner(fixed_model, x, oracle, state_dir, **options)
 
 
 def test_queries_the_top_entropy_samples(tmp_path):
@@ -127,7 +147,7 @@ def test_labels_are_npz_files_and_the_log_is_json(tmp_path):
 def test_restart_resumes_without_asking_twice(tmp_path):
     x, y = pool_data()
     oracle = Oracle(y)
-    kwargs = dict(acquisition="random", query_size=6, budget=30, fit_kwargs=FIT, verbose=0)
+    kwargs = grouped("random", query_size=6, budget=30)
     first = kt.active.ActiveLearner(fixed_model, x, oracle, tmp_path, **kwargs)
     first.run(rounds=2)
     stored = first.labeled_indices
@@ -226,16 +246,9 @@ def test_mc_dropout_ensemble_and_diversity_paths(tmp_path):
     }
     for name, run in runs.items():
         oracle = Oracle(y)
-        learner = kt.active.ActiveLearner(
-            pool=x,
-            oracle=oracle,
-            state_dir=tmp_path / name,
-            query_size=4,
-            budget=8,
-            fit_kwargs=FIT,
-            verbose=2,
-            **run,
-        )
+        model_fn = run.pop("model_fn")
+        options = grouped(query_size=4, budget=8, verbose=2, **run)
+        learner = kt.active.ActiveLearner(model_fn, x, oracle, tmp_path / name, **options)
         history = learner.run(validation_data=(x, y))
         assert [h["labels"] for h in history] == [4, 8], name
         assert len(set(oracle.asked())) == 8, name
@@ -303,12 +316,104 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="Unknown acquisition"):
         new(fixed_model, x, Oracle(y), tmp_path, "bold")
     with pytest.raises(ValueError, match="`query_size` must be >= 1"):
-        new(fixed_model, x, Oracle(y), tmp_path, query_size=0)
+        kt.active.LabelPlan(query_size=0)
     with pytest.raises(ValueError, match="`diversity` must be one of"):
-        new(fixed_model, x, Oracle(y), tmp_path, diversity="coreset")
+        kt.active.Acquisition(diversity="coreset")
+    with pytest.raises(ValueError, match="Unknown acquisition"):
+        kt.active.Acquisition("bold")
     with pytest.raises(ValueError, match="`ceal_delta` must be >= 0"):
-        new(fixed_model, x, Oracle(y), tmp_path, ceal_delta=-1.0)
+        kt.active.RoundTraining(ceal_delta=-1.0)
     with pytest.raises(ValueError, match="at least one sample"):
         new(fixed_model, x[:0], Oracle(y), tmp_path)
     with pytest.raises(TypeError, match="`fit_kwargs` must be a dict"):
-        new(fixed_model, x, Oracle(y), tmp_path, fit_kwargs=[1])
+        kt.active.RoundTraining(fit_kwargs=[1])
+    with pytest.raises(TypeError, match="`plan` must be a kt.active.LabelPlan"):
+        new(fixed_model, x, Oracle(y), tmp_path, plan={"query_size": 3})
+    with pytest.raises(TypeError, match="unexpected keyword arguments \\['query_sise'\\]"):
+        new(fixed_model, x, Oracle(y), tmp_path, query_sise=3)
+
+
+def test_flat_keywords_of_0_1_still_work_with_a_deprecation_warning(tmp_path):
+    x, y = pool_data(n=30)
+    with pytest.warns(DeprecationWarning) as caught:
+        learner = kt.active.ActiveLearner(
+            fixed_model, x, Oracle(y), tmp_path, "margin", 5, 15,  # query_size, budget
+            mc_samples=None, fit_kwargs=FIT, ceal_delta=0.01, verbose=0,
+        )  # fmt: skip
+    messages = sorted(str(w.message).split(" is deprecated")[0] for w in caught)
+    assert messages == [
+        "`ActiveLearner(budget=...)`",
+        "`ActiveLearner(ceal_delta=...)`",
+        "`ActiveLearner(fit_kwargs=...)`",
+        "`ActiveLearner(mc_samples=...)`",
+        "`ActiveLearner(query_size=...)`",
+    ]
+    assert any("use `plan=kt.active.LabelPlan(budget=...)`" in str(w.message) for w in caught)
+    assert (learner.plan.query_size, learner.plan.budget) == (5, 15)
+    assert learner.training.ceal_delta == 0.01 and learner.training.fit_kwargs["epochs"] == 1
+    assert [h["labels"] for h in learner.run()] == [5, 10, 15]
+    learner.close()
+    with pytest.raises(TypeError, match="Pass `budget` inside `plan`"):
+        kt.active.ActiveLearner(
+            fixed_model, x, Oracle(y), tmp_path, plan=kt.active.LabelPlan(), budget=3
+        )
+
+
+def test_run_after_an_oracle_failure_adds_the_rounds_asked_for(tmp_path):
+    x, y = pool_data()
+    down = {"now": False}
+
+    def oracle(indices):
+        if down["now"]:
+            raise ConnectionError("annotation server down")
+        return y[indices]
+
+    Recorder.fitted_sizes = []
+    learner = make(x, oracle, tmp_path, "random", query_size=10)
+    learner.run(rounds=2)
+    down["now"] = True
+    with pytest.raises(ConnectionError):
+        learner.run(rounds=2)  # queries with the model trained on 20 labels: no retraining
+    down["now"] = False
+    learner.run(rounds=2)
+    # Two new rounds (30 and 40 labels); each label set trained on exactly once. Before the
+    # fix: fitted sizes [10, 20, 20, 20, 30] and the log [10, 20, 30].
+    assert Recorder.fitted_sizes == [10, 20, 30, 40]
+    assert [h["labels"] for h in learner.history] == [10, 20, 30, 40]
+    learner.close()
+
+
+def test_log_and_labels_used_agree_after_a_resume(tmp_path):
+    x, y = pool_data()
+    built = {"models": 0}
+
+    def dies_in_the_third_round():
+        built["models"] += 1
+        if built["models"] == 3:
+            raise RuntimeError("process killed while training")
+        return fixed_model()
+
+    def short_oracle(indices):  # the fourth call answers one label short: 10 lost labels
+        short_oracle.calls += 1
+        return y[indices][:-1] if short_oracle.calls == 4 else y[indices]
+
+    short_oracle.calls = 0
+    options = grouped("random", query_size=10)
+    learner = kt.active.ActiveLearner(dies_in_the_third_round, x, short_oracle, tmp_path, **options)
+    with pytest.raises(RuntimeError, match="killed"):
+        learner.run(rounds=4)  # 10 and 20 labels trained on; 30 bought, then the crash
+    learner.close()
+    learner = kt.active.ActiveLearner(fixed_model, x, short_oracle, tmp_path, **options)
+    # Bought after the last round: in labels_used now, in the log from the next round.
+    assert learner.labels_used == 30 and learner.history[-1]["labels_used"] == 20
+    learner.run(rounds=1)  # trains on the 30
+    assert learner.history[-1]["labels_used"] == learner.labels_used == 30
+    with pytest.raises(ValueError, match="one label per index"):
+        learner.run(rounds=1)  # queries with that model; the short answer: 10 lost
+    assert learner.labels_used == 40
+    learner.run(rounds=1)  # trains on the 30 labels again, now with 10 lost
+    last = learner.history[-1]
+    assert (last["labels"], last["lost"], last["labels_used"]) == (30, 10, 40)
+    assert last["labels_used"] == learner.labels_used
+    assert [h["round"] for h in learner.history] == [0, 1, 2, 3]
+    learner.close()

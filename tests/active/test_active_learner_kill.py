@@ -62,8 +62,8 @@ def build():
 
 
 learner = kt.active.ActiveLearner(
-    build, x, oracle, state_dir, "entropy", query_size=10, budget=50,
-    fit_kwargs={"epochs": 4, "callbacks": [MarkEpochs()]}, verbose=2)
+    build, x, oracle, state_dir, "entropy", kt.active.LabelPlan(query_size=10, budget=50),
+    kt.active.RoundTraining({"epochs": 4, "callbacks": [MarkEpochs()]}), verbose=2)
 learner.run()
 print("DONE", len(learner.labeled_indices), learner.lost_indices.tolist(), flush=True)
 """

@@ -135,3 +135,16 @@ def test_bad_shapes_raise():
         kt.geometry.projective_inverse_warp(image, depth, pose, np.eye(4))
     with pytest.raises(ValueError, match="`source_image` must have rank 4"):
         kt.geometry.projective_inverse_warp(image[0], depth, pose, K)
+
+
+def test_different_batch_sizes_raise_instead_of_broadcasting():
+    image, depth, pose = _random_scene(9)
+    assert image.shape[0] == 2
+    with pytest.raises(
+        ValueError,
+        match=r"`source_image`, `target_depth`, `pose` must have the same batch size.*"
+        r"Received: batch sizes=\{'source_image': 2, 'target_depth': 1, 'pose': 2\}",
+    ):
+        kt.geometry.projective_inverse_warp(image, depth[:1], pose, K)
+    with pytest.raises(ValueError, match="'pose': 1"):
+        kt.geometry.projective_inverse_warp(image, depth, pose[:1], K)

@@ -27,7 +27,7 @@ def test_matches_pixel_counting():
             for k in (1, 2, 3)
         ]
         np.testing.assert_allclose(
-            kt.tracking.region_similarity(truth, predicted, skip_first), expected
+            kt.metrics.region_similarity(truth, predicted, skip_first), expected
         )
 
 
@@ -36,16 +36,16 @@ def test_edge_cases():
     truth[0, 0, 0] = 1  # object 1 is visible only in frame 0, then fully occluded
     predicted = truth.copy()
     # Frames 1 and 2: empty in both, so each counts 1 (DAVIS convention).
-    np.testing.assert_array_equal(kt.tracking.region_similarity(truth, predicted), [1.0])
+    np.testing.assert_array_equal(kt.metrics.region_similarity(truth, predicted), [1.0])
     predicted[1:, 1, 1] = 1  # a false positive where the object is absent
-    np.testing.assert_array_equal(kt.tracking.region_similarity(truth, predicted), [0.0])
-    assert kt.tracking.region_similarity(np.zeros((2, 2, 2)), np.zeros((2, 2, 2))).shape == (0,)
+    np.testing.assert_array_equal(kt.metrics.region_similarity(truth, predicted), [0.0])
+    assert kt.metrics.region_similarity(np.zeros((2, 2, 2)), np.zeros((2, 2, 2))).shape == (0,)
 
 
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="label maps"):
-        kt.tracking.region_similarity(np.zeros((2, 3, 3)), np.zeros((2, 3, 4)))
+        kt.metrics.region_similarity(np.zeros((2, 3, 3)), np.zeros((2, 3, 4)))
     with pytest.raises(ValueError, match="No frame left"):
-        kt.tracking.region_similarity(np.zeros((1, 3, 3)), np.zeros((1, 3, 3)))
+        kt.metrics.region_similarity(np.zeros((1, 3, 3)), np.zeros((1, 3, 3)))
     with pytest.raises(TypeError, match="skip_first"):
-        kt.tracking.region_similarity(np.zeros((2, 3, 3)), np.zeros((2, 3, 3)), 1)
+        kt.metrics.region_similarity(np.zeros((2, 3, 3)), np.zeros((2, 3, 3)), 1)

@@ -1,0 +1,117 @@
+"""Label copying by softmax attention over embeddings, the pointer of colorization tracking."""
+
+from keras import ops
+
+from kerastricks._checks import check_choice, check_int, check_number
+
+__all__ = ["copy_labels"]
+
+_NEGATIVE = -1e9  # logit of a window position that falls outside the reference frame
+
+
+def copy_labels(target, reference, labels, temperature=1.0, window_radius=None, similarity="dot"):
+    """Copies per-pixel labels from reference frames by softmax attention over embeddings.
+
+    For each target pixel `i` with embedding `t_i`, and every pixel `j` of the `R`
+    reference frames with embedding `r_j` and label vector `c_j`:
+    `y_i = sum_j softmax_j(s(t_i, r_j) / T) c_j`, with `s` the dot product or the negative
+    squared Euclidean distance, over all reference pixels or, with `window_radius=r`, over
+    the `(2r + 1)^2` pixels around `i` in each reference frame (frames of the same size).
+    The computation of `kt.layers.ColorPropagation`, which calls this function.
+
+    Reference:
+        Vondrick et al., "Tracking Emerges by Colorizing Videos" (ECCV 2018).
+
+    Args:
+        target: `[B, H, W, D]` target-frame embeddings.
+        reference: `[B, R, H', W', D]` (or `[B, H', W', D]`) reference embeddings.
+        labels: `[B, R, H', W', K]` (or `[B, H', W', K]`) reference labels.
+        temperature: the softmax temperature `T > 0`. Defaults to `1.0`.
+        window_radius: restrict attention to a window; `None` for all pixels. Defaults to
+            `None`.
+        similarity: `"dot"` or `"euclidean"`. Defaults to `"dot"`.
+
+    Returns:
+        `[B, H, W, K]` labels, in the dtype of `labels` (attention in float32).
+
+    Example:
+
+    >>> import numpy as np
+    >>> import kerastricks as kt
+    >>> target = np.array([[[[1.0], [0.0]]]], "float32")           # [1, 1, 2, 1]
+    >>> reference = np.array([[[[1.0], [0.0]]]], "float32")
+    >>> labels = np.array([[[[1.0, 0.0], [0.0, 1.0]]]], "float32")
+    >>> out = kt.tracking.copy_labels(target, reference, labels, 0.01, similarity="euclidean")
+    >>> np.round(np.asarray(out), 3)[0, 0]
+    array([[1., 0.],
+           [0., 1.]], dtype=float32)
+    """
+    temperature = check_number("temperature", temperature, minimum=0.0, min_inclusive=False)
+    if window_radius is not None:
+        window_radius = check_int("window_radius", window_radius, minimum=0)
+    check_choice("similarity", similarity, ("dot", "euclidean"))
+    target, reference, labels = (ops.convert_to_tensor(v) for v in (target, reference, labels))
+    if len(reference.shape) == 4:
+        reference = reference[:, None]
+    if len(labels.shape) == 4:
+        labels = labels[:, None]
+    # Queries are scaled by 1 / T, or 2 / T for `-|t - r|^2 / T = (2 t.r - |r|^2) / T`
+    # (`-|t|^2 / T` is the same for every reference pixel, so the softmax drops it).
+    scale = (2.0 if similarity == "euclidean" else 1.0) / temperature
+    query = ops.cast(target, "float32") * scale
+    keys = ops.cast(reference, "float32")
+    if window_radius is None:
+        return _full(query, keys, labels, similarity, temperature)
+    return _windowed(query, keys, labels, similarity, temperature, window_radius)
+
+
+def _full(query, keys, labels, similarity, temperature):
+    shape = ops.shape(query)
+    batch, height, width = shape[0], shape[1], shape[2]
+    depth = query.shape[-1]
+    # The temperature scales the queries, not the [HW, RH'W'] logits: one copy fewer.
+    queries = ops.reshape(query, (batch, -1, depth))
+    keys = ops.reshape(keys, (batch, -1, depth))
+    values = ops.reshape(labels, (batch, -1, labels.shape[-1]))
+    logits = ops.matmul(queries, ops.transpose(keys, (0, 2, 1)))  # [B, HW, RH'W']
+    if similarity == "euclidean":
+        logits = logits - (ops.sum(ops.square(keys), axis=-1) / temperature)[:, None, :]
+    weights = ops.softmax(logits, axis=-1)
+    output = ops.matmul(ops.cast(weights, labels.dtype), values)
+    return ops.reshape(output, (batch, height, width, labels.shape[-1]))
+
+
+def _windowed(query, keys, labels, similarity, temperature, radius):
+    size = 2 * radius + 1
+    shape = ops.shape(query)
+    height, width = shape[1], shape[2]
+    pad = [(0, 0), (0, 0), (radius, radius), (radius, radius), (0, 0)]
+    query = query[:, None]  # [B, 1, H, W, D]
+    inside = ops.pad(ops.ones_like(keys[:, :, :, :, 0]), pad[:4]) > 0.5  # [B, R, H+2r, W+2r]
+    keys = ops.pad(keys, pad)
+    values = ops.pad(labels, pad)
+    logits = []
+    for dy in range(size):
+        for dx in range(size):
+            key = keys[:, :, dy : dy + height, dx : dx + width]
+            logit = ops.sum(query * key, axis=-1)  # [B, R, H, W]
+            if similarity == "euclidean":
+                logit = logit - ops.sum(ops.square(key), axis=-1) / temperature
+            valid = inside[:, :, dy : dy + height, dx : dx + width]
+            logits.append(ops.where(valid, logit, _NEGATIVE))
+    logits = ops.stack(logits, axis=-1)  # [B, R, H, W, size^2]
+    frames = ops.shape(logits)[1]
+    flat = ops.reshape(
+        ops.transpose(logits, (0, 2, 3, 1, 4)), (-1, height, width, frames * size * size)
+    )
+    weights = ops.softmax(flat, axis=-1)
+    weights = ops.transpose(
+        ops.reshape(weights, (-1, height, width, frames, size * size)), (0, 3, 1, 2, 4)
+    )
+    weights = ops.cast(weights, labels.dtype)  # [B, R, H, W, size^2]
+    output = 0.0
+    for offset in range(size * size):
+        dy, dx = divmod(offset, size)
+        value = values[:, :, dy : dy + height, dx : dx + width]  # [B, R, H, W, K]
+        output = output + ops.sum(weights[..., offset : offset + 1] * value, axis=1)
+    return output
