@@ -1,5 +1,6 @@
 """Per-layer learning rates for any Keras 3 optimizer."""
 
+import difflib
 import inspect
 import re
 
@@ -317,9 +318,11 @@ def _check_optimizer_kwargs(cls, optimizer_kwargs):
         accepted.update(inspect.signature(owner.__init__).parameters)
     unknown = sorted(set(optimizer_kwargs) - accepted)
     if unknown:
+        options = sorted(accepted - {"self", "kwargs"})
+        close = difflib.get_close_matches(unknown[0], options, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"accepted: {shorten(options)}"
         fail(
-            f"`{cls.__name__}` takes no argument {unknown[0]!r}; check its spelling "
-            f"(accepted: {shorten(sorted(accepted - {'self', 'kwargs'}))}).",
+            f"`{cls.__name__}` takes no argument {unknown[0]!r} ({hint}).",
             unknown[0],
             optimizer_kwargs[unknown[0]],
             TypeError,

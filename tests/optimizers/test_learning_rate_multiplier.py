@@ -284,7 +284,9 @@ def test_effective_learning_rates_before_build_raises():
 
 
 def test_misspelt_optimizer_argument_is_named():
-    with pytest.raises(TypeError, match=r"'learning_rat'.*Received: learning_rat=0.001"):
+    with pytest.raises(
+        TypeError, match=r"'learning_rat'.*mean 'learning_rate'.*learning_rat=0.001"
+    ):
         kt.optimizers.LearningRateMultiplier("adam", {"d1": 0.5}, learning_rat=1e-3)
     with pytest.raises(TypeError, match="'momentom'"):
         kt.optimizers.LearningRateMultiplier(keras.optimizers.SGD, momentom=0.9)
