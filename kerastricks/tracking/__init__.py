@@ -1,6 +1,7 @@
 """kerastricks.tracking."""
 
+from kerastricks.tracking.boundary_measure import boundary_measure
 from kerastricks.tracking.propagate_masks import propagate_masks
 from kerastricks.tracking.region_similarity import region_similarity
 
-__all__ = ["propagate_masks", "region_similarity"]
+__all__ = ["boundary_measure", "propagate_masks", "region_similarity"]
