@@ -27,7 +27,9 @@ setup(
     package_dir={"kerastricks.recipes": "recipes"},
     install_requires=[
         "tensorflow>=2.21,<2.22",
-        "keras>=3.10",
+        # Bounded to the Keras minor release CI tests (kerastricks uses public APIs only,
+        # but a new release can still change behaviour); .ci/run also tests the newest.
+        "keras>=3.15,<3.16",
         "numpy>=1.26",
         # Offline data: scikit-learn's bundled digits, scikit-image's bundled photographs.
         "scikit-learn>=1.4",

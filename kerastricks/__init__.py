@@ -3,7 +3,7 @@
 `import kerastricks as kt`, then `kt.layers`, `kt.losses`, `kt.optimizers`, `kt.callbacks`,
 `kt.metrics`, `kt.models` for Keras objects, and `kt.geometry`, `kt.active`, `kt.transfer`,
 `kt.tracking`, `kt.datasets`, `kt.distribute` for the techniques behind them, and
-`kt.export` to ship a trained model.
+`kt.export` to ship a trained model, `kt.testing` to check that a training composes.
 
 `import kerastricks` itself does not import TensorFlow: the subpackages load on first use
 (PEP 562), all together, so that every kerastricks Keras object is registered for
@@ -28,6 +28,7 @@ _SUBPACKAGES = (
     "models",
     "optimizers",
     "recipe_utils",
+    "testing",
     "tracking",
     "transfer",
 )

@@ -17,12 +17,21 @@ __all__ = [
     "check_int",
     "check_rank",
     "check_keys",
+    "shorten",
 ]
 
 
 def received(name: str, value) -> str:
     """Formats the closing part of an error message."""
     return f"Received: {name}={value!r}"
+
+
+def shorten(items, limit: int = 8) -> str:
+    """Formats a list for a message: the first `limit` items and a count of the rest."""
+    items = list(items)
+    if len(items) <= limit:
+        return repr(items)
+    return f"{items[:limit]!r}"[:-1] + f", ... and {len(items) - limit} more]"
 
 
 def fail(message: str, name: str, value, error=ValueError):

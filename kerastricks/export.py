@@ -194,7 +194,7 @@ class _ServingModel:
                 type(model).__name__,
             )
         self.input_structure = _structure(model, "input")
-        names = [_input_name(tensor) for tensor in model.inputs]
+        names = _input_names(model)
         self.named_inputs = _named(self.input_structure, names, "input")
         self.output_names = _output_names(model)
         available = _named(_structure(model, "output"), self.output_names)
@@ -233,11 +233,21 @@ class _ServingModel:
         return dict(zip(names, values, strict=True))
 
 
-def _input_name(tensor):
-    """The name of the `InputLayer` behind a symbolic input: it is saved in `.keras` files,
-    so a reloaded model has the same (a `Sequential`'s input tensor gets a fresh name)."""
-    history = getattr(tensor, "_keras_history", None)
-    return history.operation.name if history is not None else tensor.name
+def _input_names(model) -> list:
+    """The names of the `InputLayer`s behind `model.inputs`, read from the model's config.
+
+    They are saved in `.keras` files, so a reloaded model has the same names (a
+    `Sequential`'s input tensor gets a fresh name in every process).
+    """
+    config = model.get_config()
+    entries = config.get("input_layers")
+    if entries:
+        entries = [entries] if isinstance(entries[0], str) else entries
+        return [entry[0] for entry in entries]
+    layers = config.get("layers") or []
+    if len(model.inputs) == 1 and layers and layers[0].get("class_name") == "InputLayer":
+        return [layers[0]["config"]["name"]]
+    return [tensor.name for tensor in model.inputs]
 
 
 def _structure(model, which):

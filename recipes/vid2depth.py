@@ -217,11 +217,11 @@ class Vid2Depth(keras.Model):
     def train_step(self, data):
         if isinstance(data, tuple):  # (x,) from train_on_batch
             data = data[0]
-        with tf.GradientTape() as tape:
-            total, terms = self.compute_losses(data["images"], data["intrinsics"])
-            scaled = self.optimizer.scale_loss(total)
-        gradients = tape.gradient(scaled, self.trainable_variables)
-        self.optimizer.apply(gradients, self.trainable_variables)
+        # optimizer_step divides the loss by the number of replicas before differentiating
+        # (their gradients are summed) and scales it for mixed precision: copy it, not a tape.
+        total, terms = kt.distribute.optimizer_step(
+            self, lambda: self.compute_losses(data["images"], data["intrinsics"])
+        )
         self.trackers["loss"].update_state(total)
         for name, value in terms.items():
             self.trackers[name].update_state(value)

@@ -4,7 +4,9 @@
 complete `get_config` and `from_config` round trip, eager and symbolic calls with
 matching shapes, a `.keras` save and `safe_mode=True` load giving identical outputs,
 one `fit` step with `jit_compile=True` (and under `MirroredStrategy` over the two logical
-CPUs that `conftest.py` creates), and a forward pass under `mixed_float16`.
+CPUs that `conftest.py` creates), and a `fit` step and a forward pass under
+`mixed_float16`. Whole trainings on real architectures (default all-reduce, XLA, mixed
+precision, save/resume) are compared by `kt.testing` in `tests/testing/`.
 """
 
 import json
@@ -78,8 +80,9 @@ def run_layer_test(
             set `False` for random layers (then only shapes are compared).
         run_training: run one `fit` step (MSE towards zeros) with `jit_compile=True`.
         run_distributed: also run the `fit` step under a two-device `MirroredStrategy`.
-        run_mixed_precision: build the layer with `dtype="mixed_float16"` and check that
-            the output is finite and in float16 while variables stay float32.
+        run_mixed_precision: build the layer with `dtype="mixed_float16"`, run one `fit`
+            step with it (if `run_training`), and check that the output is finite and in
+            float16 while variables stay float32.
     """
     check_config_round_trip(layer_cls, init_kwargs)
     inputs = keras.tree.map_structure(ops.convert_to_tensor, input_data)
@@ -117,6 +120,8 @@ def run_layer_test(
 
     if run_mixed_precision:
         mixed = layer_cls(**init_kwargs, dtype="mixed_float16")
+        if run_training:  # a whole fit step: loss scaling, float32 variables and updates
+            _fit_one_step(_wrap_in_model(mixed, input_data), input_data, eager, jit_compile=True)
         out = mixed(inputs)
         for tensor in keras.tree.flatten(out):
             dtype = keras.backend.standardize_dtype(tensor.dtype)
@@ -218,7 +223,10 @@ def _check_saving(model, inputs, before, deterministic):
 def _fit_one_step(model, input_data, outputs, jit_compile):
     float_outputs = all("float" in str(np.asarray(o).dtype) for o in keras.tree.flatten(outputs))
     if not float_outputs:
-        return
+        raise AssertionError(
+            "run_layer_test trains towards zeros with MSE, which needs float outputs; this "
+            "layer returns integers: pass run_training=False and test its training apart."
+        )
     targets = keras.tree.map_structure(np.zeros_like, outputs)
     model.compile(optimizer="sgd", loss="mse", jit_compile=jit_compile)
     batch = len(keras.tree.flatten(input_data)[0])

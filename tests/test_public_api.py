@@ -4,6 +4,7 @@ Run `python tests/test_public_api.py --update` after adding a public name on pur
 Removing a released name fails `test_api_surface_matches` (it breaks users' code).
 """
 
+import ast
 import inspect
 import json
 import re
@@ -51,6 +52,72 @@ def test_no_framework_internals_in_source():
                 if FORBIDDEN.search(line):
                     offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not offenders, "framework internals used:\n" + "\n".join(offenders)
+
+
+def framework_private_names() -> set:
+    """Private attribute names of fresh Keras objects of every kind kerastricks subclasses."""
+    objects = [
+        keras.layers.Layer(),
+        keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]),
+        keras.optimizers.SGD(),
+        keras.callbacks.Callback(),
+        keras.losses.MeanSquaredError(),
+        keras.metrics.Mean(),
+    ]
+    return {n for o in objects for n in dir(o) if n.startswith("_") and not n.startswith("__")}
+
+
+def private_accesses(source: str, framework_private: set) -> list:
+    """`(line, text)` of each private-attribute access a framework object may be behind.
+
+    Flagged: `x._name` on anything but `self`/`cls`; `self._name` where `_name` is an
+    attribute of a Keras base object (overriding or reading Keras internals through a
+    subclass); `getattr`/`hasattr`/`setattr`/`delattr` with a private name as a string.
+    """
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and _private(node.attr):
+            own = isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+            if not own or node.attr in framework_private:
+                found.append((node.lineno, ast.unparse(node)))
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr", "setattr", "delattr")
+            and len(node.args) > 1
+            and isinstance(node.args[1], ast.Constant)
+            and isinstance(node.args[1].value, str)
+            and _private(node.args[1].value)
+        ):
+            found.append((node.lineno, ast.unparse(node)))
+    return found
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def test_private_access_scan_catches_what_it_should():
+    private = {"_variables", "_trainable_variables"}
+    caught = private_accesses(
+        "inner._get_variable_index(v)\n"
+        "self._variables + x\n"
+        "getattr(t, '_keras_history', None)\n"
+        "self._mine = 1\n"
+        "t.__class__\n",
+        private,
+    )
+    assert sorted(line for line, _ in caught) == [1, 2, 3]
+
+
+def test_no_private_framework_access_in_source():
+    framework_private = framework_private_names()
+    offenders = []
+    for folder in ("kerastricks", "recipes", "benchmarks"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for line, text in private_accesses(path.read_text(), framework_private):
+                offenders.append(f"{path.relative_to(ROOT)}:{line}: {text}")
+    assert not offenders, "private attributes accessed:\n" + "\n".join(offenders)
 
 
 def test_every_keras_object_is_registered():

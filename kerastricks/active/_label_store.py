@@ -33,11 +33,13 @@ _BATCH = re.compile(r"^batch_(\d{6,})\.npz$")
 class LabelStore:
     """Reads and writes the labels, the lost indices, the progress and the round log."""
 
+    lock_fd = None  # the open lock file, released by close()
+
     def __init__(self, state_dir, pool_size: int):
         self.root = Path(state_dir)
         self.batches = self.root / "labels"
         self.batches.mkdir(parents=True, exist_ok=True)
-        self._lock = _lock(self.root / "lock", state_dir)
+        self.lock_fd = _lock(self.root / "lock", state_dir)
         for stale in list(self.root.glob(".*.tmp")) + list(self.batches.glob(".*.tmp")):
             stale.unlink()  # half-written files of a killed process
         state = self._read_json("state.json", None)
@@ -64,9 +66,9 @@ class LabelStore:
 
     def close(self):
         """Releases the directory's lock."""
-        if getattr(self, "_lock", None) is not None:
-            os.close(self._lock)
-            self._lock = None
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
 
     def __del__(self):
         self.close()

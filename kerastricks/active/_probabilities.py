@@ -6,6 +6,7 @@ helpers below loop over the classes instead (`C` vectorised passes over `N` valu
 `np.einsum`, which is several times faster for the `C` of classification (2 to ~1000).
 """
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -36,7 +37,7 @@ def as_probabilities(name: str, value, ranks, layout: str) -> np.ndarray:
     """
     if ops.is_tensor(value):
         value = ops.convert_to_numpy(value)
-    elif hasattr(value, "_keras_history") or type(value).__name__ == "KerasTensor":
+    elif isinstance(value, keras.KerasTensor):
         fail(
             f"`{name}` must be concrete probabilities (a NumPy array or an eager tensor), not "
             "a symbolic tensor; score the outputs of `model.predict`.",

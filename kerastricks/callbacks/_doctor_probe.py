@@ -137,10 +137,30 @@ class Probe:
             bn_stats.append((mean, variance))
         return loss, prediction, grad_norms, dead, bn_stats
 
+    def _distributed_pass(self):
+        """The pass on one device, or on each replica of the model's strategy.
+
+        Under `tf.distribute` a model's variables can only be read for training inside a
+        replica context, so every replica runs the pass on the whole probe batch and the
+        first replica's results are kept. Keras divides a replica's loss by the number of
+        replicas (their gradients are summed), so loss and gradient norms are multiplied
+        back: the findings are those of one device.
+        """
+        strategy = getattr(self.model, "distribute_strategy", None)
+        replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+        if replicas == 1:
+            return self._function(self.x, self.y)
+        per_replica = strategy.run(self._function, args=(self.x, self.y))
+        first = tf.nest.map_structure(
+            lambda value: strategy.experimental_local_results(value)[0], per_replica
+        )
+        loss, prediction, grad_norms, dead, bn_stats = first
+        return loss * replicas, prediction, [g * replicas for g in grad_norms], dead, bn_stats
+
     def run(self, with_prediction: bool = True) -> dict:
         """Runs the pass; returns NumPy results, with the model's state left untouched."""
         saved = snapshot(self._side_effects)
-        loss, prediction, grad_norms, dead, bn_stats = self._function(self.x, self.y)
+        loss, prediction, grad_norms, dead, bn_stats = self._distributed_pass()
         restore(self._side_effects, saved)
         if with_prediction:
             prediction = tf.nest.map_structure(lambda t: np.asarray(t, "float32"), prediction)

@@ -1,10 +1,13 @@
 """Unfreezing a pretrained network block by block during `fit`."""
 
+import contextlib
+
 import keras
 
 from kerastricks._checks import check_int, fail
-from kerastricks.transfer.freezing import set_trainable
-from kerastricks.transfer.layer_tree import find_layer, walk_layers
+from kerastricks.optimizers.learning_rate_multiplier import LearningRateMultiplier
+from kerastricks.transfer.freezing import set_trainable, trainable_if_unfrozen
+from kerastricks.transfer.layer_tree import find_layer
 
 __all__ = ["GradualUnfreezing"]
 
@@ -17,14 +20,19 @@ class GradualUnfreezing(keras.callbacks.Callback):
     ULMFiT does. `BatchNormalization` layers stay frozen (inference mode) unless
     `batchnorm=True`.
 
-    Keras traces its train step with the trainable variables of the moment, and an
-    optimizer only updates the variables it was built with. So at the start of training
-    the callback rebuilds the optimizer on every variable the schedule will ever train,
-    copying the state (iterations, slots such as Adam's moments) of the variables it
-    already had by path, and after each unfreezing it re-traces the train step
-    (`make_train_function(force=True)`): variables already training keep their momentum,
-    the new ones start from zero state. Works with `LearningRateMultiplier` (give the
-    blocks' layers keys, e.g. from `layerwise_multipliers(..., include_frozen=True)`).
+    Keras traces its train step with the trainable variables of the moment, and a Keras
+    optimizer only updates the variables it was built with. So the model must be compiled
+    with `kt.optimizers.LearningRateMultiplier` (with or without multipliers), which can
+    take on variables during training. At the start of training the callback hands it the
+    variables of every block, one block at a time: each block gets optimizer state of its
+    own, which stays untouched while the block is frozen and starts from step 1 when it is
+    unfrozen (as a fresh optimizer would), while the variables already training keep
+    theirs. After each unfreezing it re-traces the train step
+    (`make_train_function(force=True)`). The optimizer object is never replaced, so your
+    handle on it stays valid, and a model saved between two unfreezings reloads with every
+    block's state and resumes where it stopped (an epoch whose block is already trainable
+    is not unfrozen twice). Give the blocks' layers multiplier keys with
+    `layerwise_multipliers(..., include_frozen=True)`.
 
     Reference:
         Howard & Ruder, "Universal Language Model Fine-tuning for Text Classification"
@@ -43,7 +51,8 @@ class GradualUnfreezing(keras.callbacks.Callback):
         events: `(epoch, [layer names])` for each unfreezing done.
 
     Raises:
-        TypeError: `blocks` is not a list of names or lists of names.
+        TypeError: `blocks` is not a list of names or lists of names; at the start of
+            training, the model's optimizer is not a `LearningRateMultiplier`.
         ValueError: an empty block list, a negative `start_epoch`, `every < 1`; at the
             start of training, a name that is not a layer of the model.
 
@@ -55,12 +64,16 @@ class GradualUnfreezing(keras.callbacks.Callback):
     ...                           keras.layers.Dense(4, name="b"),
     ...                           keras.layers.Dense(1, name="head")])
     >>> _ = kt.transfer.freeze(model, until="head")
-    >>> model.compile(optimizer="adam", loss="mse")
+    >>> optimizer = kt.optimizers.LearningRateMultiplier(
+    ...     "adam", kt.optimizers.layerwise_multipliers(model, 0.5, include_frozen=True))
+    >>> model.compile(optimizer=optimizer, loss="mse")
     >>> schedule = kt.callbacks.GradualUnfreezing(["b", "a"], start_epoch=1, verbose=0)
     >>> x, y = np.ones((8, 4), "float32"), np.ones((8, 1), "float32")
     >>> _ = model.fit(x, y, epochs=3, verbose=0, callbacks=[schedule])
     >>> schedule.events
     [(1, ['b']), (2, ['a'])]
+    >>> model.optimizer is optimizer
+    True
     """
 
     def __init__(self, blocks, start_epoch: int = 1, every: int = 1, batchnorm=False, verbose=1):
@@ -79,54 +92,56 @@ class GradualUnfreezing(keras.callbacks.Callback):
         self.verbose = verbose
         self.events = []
 
-    def _schedule(self):
-        return {self.start_epoch + i * self.every: block for i, block in enumerate(self.blocks)}
+    def _due(self, epoch):
+        """The blocks whose unfreezing epoch is `epoch` or earlier."""
+        return [b for i, b in enumerate(self.blocks) if self.start_epoch + i * self.every <= epoch]
 
     def on_train_begin(self, logs=None):
-        model = self.model
-        layers = [find_layer(model, name) for block in self.blocks for name in block]
-        eventual = _trainable_if_unfrozen(layers, self.batchnorm)
-        current = list(model.trainable_variables)
-        known = {id(v) for v in current}
-        union = current + [v for v in eventual if id(v) not in known]
-        model.optimizer = _rebuilt(model.optimizer, union)
-        model.make_train_function(force=True)
+        optimizer = _growable_optimizer(self.model.optimizer)
+        layers = [[find_layer(self.model, name) for name in block] for block in self.blocks]
+        optimizer.check_keys(self.model)  # keys of layers that stay frozen are fine
+        with _strategy_scope(self.model):
+            if not optimizer.built:
+                optimizer.build(self.model.trainable_variables)
+            for block in layers:  # one generation of optimizer state per block
+                optimizer.build(
+                    [v for layer in block for v in trainable_if_unfrozen(layer, self.batchnorm)]
+                )
+        self.model.make_train_function(force=True)
 
     def on_epoch_begin(self, epoch, logs=None):
-        block = self._schedule().get(epoch)
-        if block is None:
+        changed = {}
+        for block in self._due(epoch):
+            for name in block:
+                if set_trainable(find_layer(self.model, name), self.batchnorm):
+                    changed.setdefault(tuple(block), block)
+        if not changed:
             return
-        changed = []
-        for name in block:
-            changed += set_trainable(find_layer(self.model, name), self.batchnorm)
         self.model.make_train_function(force=True)
-        self.events.append((epoch, block))
-        if self.verbose:
-            count = len(self.model.trainable_variables)
-            print(f"GradualUnfreezing: epoch {epoch + 1}: unfroze {block} ({count} trainable)")
+        for block in changed.values():
+            self.events.append((epoch, block))
+            if self.verbose:
+                count = len(self.model.trainable_variables)
+                print(f"GradualUnfreezing: epoch {epoch + 1}: unfroze {block} ({count} trainable)")
 
 
-def _trainable_if_unfrozen(layers, batchnorm):
-    """The variables `layers` would train once unfrozen; their flags are left unchanged."""
-    variables = []
-    for layer in layers:
-        tree = [layer, *walk_layers(layer)]
-        flags = [sub.trainable for sub in tree]
-        set_trainable(layer, batchnorm)
-        variables += layer.trainable_variables
-        for sub, flag in zip(tree, flags):  # parents first: children are restored after
-            sub.trainable = flag
-    return variables
+def _growable_optimizer(optimizer):
+    """The `LearningRateMultiplier` under Keras's loss scaling, or a `TypeError`."""
+    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = optimizer.inner_optimizer
+    if not isinstance(optimizer, LearningRateMultiplier):
+        fail(
+            "GradualUnfreezing needs an optimizer that can take on variables during "
+            "training: compile with kt.optimizers.LearningRateMultiplier(your_optimizer) "
+            "(multipliers are optional).",
+            "optimizer",
+            type(optimizer).__name__,
+            TypeError,
+        )
+    return optimizer
 
 
-def _rebuilt(optimizer, variables):
-    """A fresh copy of `optimizer` built on `variables`, with the old state copied by path."""
-    fresh = optimizer.__class__.from_config(optimizer.get_config())
-    fresh.build(variables)
-    if optimizer.built:
-        old = {v.path: v for v in optimizer.variables}
-        for variable in fresh.variables:
-            source = old.get(variable.path)
-            if source is not None and tuple(source.shape) == tuple(variable.shape):
-                variable.assign(source)
-    return fresh
+def _strategy_scope(model):
+    """The model's `tf.distribute` scope (TensorFlow backend), else a null context."""
+    strategy = getattr(model, "distribute_strategy", None)
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()

@@ -118,23 +118,23 @@ class LRFinder(keras.callbacks.Callback):
                 "optimizer",
                 optimizer.name,
             )
-        self._variables = unique_variables(
+        self._watched_variables = unique_variables(
             self.model.variables,
             optimizer.variables,
             [v for m in self.model.metrics for v in m.variables],
         )
-        self._saved = snapshot(self._variables)
-        self._tracker, self._average, self._best = StepLosses(), 0.0, math.inf
+        self._saved = snapshot(self._watched_variables)
+        self._step_losses, self._average, self._best = StepLosses(), 0.0, math.inf
         self.learning_rates, self.losses, self.smoothed_losses = [], [], []
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._tracker.new_epoch()
+        self._step_losses.new_epoch()
 
     def on_train_batch_begin(self, batch, logs=None):
         self.model.optimizer.learning_rate = self.rate_at(len(self.losses))
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = self._tracker.update(batch, (logs or {}).get("loss", math.nan))
+        loss = self._step_losses.update(batch, (logs or {}).get("loss", math.nan))
         step = len(self.losses)
         self.learning_rates.append(self.rate_at(step))
         self.losses.append(loss)
@@ -150,7 +150,7 @@ class LRFinder(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        restore(self._variables, self._saved)
+        restore(self._watched_variables, self._saved)
         self.model.optimizer.learning_rate = self._original_rate
         self._suggest()
         if self.plot_path is not None:

@@ -169,7 +169,7 @@ class TrainingDoctor(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         model, t = self.model, self.thresholds
-        self._step, self._losses, self._before = 0, StepLosses(), None
+        self._step, self._step_losses, self._before = 0, StepLosses(), None
         self._ema, self._best_ema, self._high, self._low = None, math.inf, 0, 0
         self._start = None
         self._kernels = kernel_variables(model)
@@ -216,7 +216,7 @@ class TrainingDoctor(keras.callbacks.Callback):
             self._check_labels(x, y)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._losses.new_epoch()
+        self._step_losses.new_epoch()
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._step % self.every == 0:
@@ -224,7 +224,7 @@ class TrainingDoctor(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if logs and "loss" in logs:
-            self._check_loss(self._losses.update(batch, logs["loss"]))
+            self._check_loss(self._step_losses.update(batch, logs["loss"]))
         if self._before is not None:
             self._examine()
             self._before = None
@@ -257,7 +257,7 @@ class TrainingDoctor(keras.callbacks.Callback):
         if self._step < 10:
             return
         if self._start is None:  # the mean of the first ten steps' losses
-            self._start = float(np.mean(self._losses.values[:10]))
+            self._start = float(np.mean(self._step_losses.values[:10]))
         factor = self.thresholds["divergence_factor"]
         if self._ema > factor * self._best_ema and self._ema > self._start:
             evidence = {"smoothed_loss": self._ema, "best_smoothed_loss": self._best_ema}
@@ -301,7 +301,7 @@ class TrainingDoctor(keras.callbacks.Callback):
         evidence["its_ratio"] = ratios[worst]
         if self._high >= 2 or median > 10 * t["update_ratio_high"]:
             self._report("lr_too_high", "Each update changes the weights too much.", evidence)
-        values = self._losses.values
+        values = self._step_losses.values
         stuck = len(values) < 2 or np.mean(values[-10:]) > 0.9 * np.mean(values[:10])
         if self._low >= 2 and stuck and has_gradient:
             self._report("lr_too_low", "Each update barely changes the weights.", evidence)
@@ -337,7 +337,7 @@ class TrainingDoctor(keras.callbacks.Callback):
     def _check_not_learning(self):
         t = self.thresholds
         evidence = rules.not_learning_evidence(
-            self._losses.values, self._baseline, t["window"], t["min_improvement"]
+            self._step_losses.values, self._baseline, t["window"], t["min_improvement"]
         )
         if evidence:
             self._report("not_learning", "The training loss has not fallen.", evidence)

@@ -1,12 +1,15 @@
 """Per-layer learning rates for any Keras 3 optimizer."""
 
+import inspect
 import re
 
 import keras
 
-from kerastricks._checks import check_number, fail
+from kerastricks._checks import check_number, fail, shorten
 from kerastricks._registry import register
+from kerastricks.optimizers._variable_groups import VariableGroups
 from kerastricks.optimizers.multiplier_keys import matching_keys, owner_names
+from kerastricks.transfer.freezing import trainable_if_unfrozen
 
 __all__ = ["LearningRateMultiplier"]
 
@@ -19,8 +22,19 @@ class LearningRateMultiplier(keras.optimizers.Optimizer):
     `learning_rate * multiplier`, where the multiplier is looked up from `lr_multiplier`
     by the variable's path. The multiplier scales the step, not the gradient, so it is
     exact for adaptive optimizers (Adam, AdamW, RMSprop, Lion...) as well as SGD, and it
-    scales decoupled weight decay too. A multiplier of 0 skips the variable: the variable
-    and its optimizer slots stay bit-identical.
+    scales decoupled weight decay too. A multiplier of 0 skips the variable: it is never
+    updated and gets no optimizer state.
+
+    How: the variables are split into groups of equal multiplier, and each group is
+    updated by its own copy of the wrapped optimizer (built from its config) whose
+    learning rate is the wrapper's times the multiplier, read at every step, so
+    `LearningRateScheduler`, schedules and `optimizer.learning_rate = ...` drive all
+    groups. Only public optimizer APIs are used, so loss scaling, `tf.distribute`, XLA,
+    gradient accumulation and EMA work as the wrapped optimizer does them;
+    `global_clipnorm` is applied by the wrapper over all groups. Calling `build` again with
+    newly unfrozen variables adds them as new groups with fresh state, while the others
+    keep theirs (`GradualUnfreezing` does this), and `.keras` files keep every group's
+    state, also when some layers are still frozen at save time.
 
     Keys of `lr_multiplier`:
 
@@ -34,9 +48,10 @@ class LearningRateMultiplier(keras.optimizers.Optimizer):
 
     When several keys match a variable the most specific wins: the match that ends deepest
     in the path, then the longest match. Variables that no key matches get 1.0. A key that
-    matches no variable raises a `ValueError` when the optimizer is built: a typo must not
-    silently train everything at full rate. Frozen layers (`trainable=False`) give the
-    optimizer no variables, so a key naming only frozen layers is reported too.
+    matches none of the optimizer's variables raises a `ValueError` at the first training
+    step: a typo must not silently train everything at full rate. Frozen layers
+    (`trainable=False`) give the optimizer no variables, so a key naming only frozen
+    layers is reported too, unless `GradualUnfreezing` hands their variables over first.
 
     Reference:
         Howard & Ruder, "Universal Language Model Fine-tuning for Text Classification"
@@ -46,12 +61,14 @@ class LearningRateMultiplier(keras.optimizers.Optimizer):
 
     Args:
         optimizer: the optimizer to wrap: a Keras optimizer class (built with
-            `optimizer_kwargs`), a string name such as `"adam"`, or an instance (which is
-            then owned by the wrapper: its update rule is redirected through the
-            multipliers). Use the TensorFlow backend.
+            `optimizer_kwargs`), a string name such as `"adam"`, or an unbuilt instance
+            (its config is the template of every group, and its learning rate becomes
+            the wrapper's `learning_rate`).
         lr_multiplier: dict from keys (see above) to finite multipliers `>= 0`. Defaults
             to `None` (every multiplier 1.0).
         name: the wrapper's name. Defaults to `"learning_rate_multiplier"`.
+        generations: the variable paths of the groups added after the first build, as
+            `get_config` records them for a reloaded model. Leave it unset.
         **optimizer_kwargs: arguments of the wrapped optimizer's constructor, such as
             `learning_rate`, `momentum`, `weight_decay` (`lr` is accepted as an alias of
             `learning_rate`, as in the Keras 2 API). Not allowed with an instance.
@@ -59,8 +76,8 @@ class LearningRateMultiplier(keras.optimizers.Optimizer):
     Raises:
         TypeError: `optimizer` is not an optimizer, class or name; `optimizer_kwargs` are
             given with an instance; a key is neither a string nor a compiled pattern.
-        ValueError: a multiplier is negative or not finite; at build, a key matches no
-            variable.
+        ValueError: a misspelt optimizer argument; a multiplier is negative or not
+            finite; at the first step, a key matches no variable.
 
     Example:
 
@@ -78,123 +95,145 @@ class LearningRateMultiplier(keras.optimizers.Optimizer):
     (0.0005, 0.0004)
     """
 
-    def __init__(self, optimizer, lr_multiplier=None, name=None, **optimizer_kwargs):
+    def __init__(
+        self, optimizer, lr_multiplier=None, name=None, generations=None, **optimizer_kwargs
+    ):
         inner = _make_inner(optimizer, optimizer_kwargs)
-        super().__init__(learning_rate=0.0, name=name or "learning_rate_multiplier")
+        super().__init__(learning_rate=_base_rate(inner), name=name or "learning_rate_multiplier")
         self.inner_optimizer = inner
         self.lr_multiplier = _validate_multipliers(lr_multiplier)
-        self._multipliers = None  # one Python float per built variable, set in build()
-        self._redirect_updates(inner)
+        self._groups = VariableGroups(inner, self._group_learning_rate, generations or ())
+        self._keys_checked = False
 
     # -- the mechanism -------------------------------------------------------------------
 
-    def _redirect_updates(self, inner):
-        """Routes the inner optimizer's per-variable update through the multipliers.
+    def _group_learning_rate(self, multiplier):
+        """The learning rate of a group: the wrapper's, read at every step, times its factor."""
+        if multiplier == 1.0:
+            return lambda: self.learning_rate
+        return lambda: self.learning_rate * multiplier
 
-        `update_step(gradient, variable, learning_rate)` is the documented per-variable
-        hook of every Keras optimizer; it runs inside `tf.distribute` update contexts, so
-        wrapping it keeps distribution, gradient accumulation, clipping and loss scaling
-        exactly as the inner optimizer does them. Decoupled weight decay is moved here
-        from the inner optimizer's all-variables pass so it can be scaled per variable.
-        """
-        update_step = inner.update_step
-
-        def scaled_update_step(gradient, variable, learning_rate):
-            multiplier = self._multipliers[inner._get_variable_index(variable)]
-            if multiplier == 0.0:
-                return None
-            if multiplier != 1.0:
-                learning_rate = learning_rate * multiplier
-            if inner.weight_decay is not None and inner._use_weight_decay(variable):
-                decay = keras.ops.cast(inner.weight_decay, variable.dtype)
-                rate = keras.ops.cast(learning_rate, variable.dtype)
-                inner.assign_sub(variable, variable * decay * rate)
-            return update_step(gradient, variable, learning_rate)
-
-        inner.update_step = scaled_update_step
-        inner._apply_weight_decay = lambda variables: None
+    def _multiplier(self, path):
+        keys = matching_keys(self.lr_multiplier, path)
+        return self.lr_multiplier[keys[-1]] if keys else 1.0
 
     def build(self, var_list):
-        """Resolves the multiplier of every variable and builds the inner optimizer."""
-        var_list = list(var_list)
-        multipliers = [1.0] * len(var_list)
-        used = set()
-        for index, variable in enumerate(var_list):
-            keys = matching_keys(self.lr_multiplier, variable.path)
-            if keys:
-                multipliers[index] = self.lr_multiplier[keys[-1]]
-                used.update(keys)
-        unused = [key for key in self.lr_multiplier if key not in used]
-        if unused:
-            _raise_unmatched(unused, var_list)
-        self.inner_optimizer.build(var_list)
-        self._multipliers = multipliers
-        super().build(var_list)
+        """Builds the optimizer on `var_list`, or adds the variables it does not hold yet.
+
+        Keras calls it once with the model's trainable variables. Call it again, inside the
+        distribution strategy's scope, with the variables of layers you unfreeze during
+        training (`GradualUnfreezing` does): they become a new generation of groups with
+        fresh optimizer state, while the variables already held keep theirs.
+        """
+        self._groups.add(list(var_list), self._multiplier)
+        self._groups.build_pending()
+        if not self.built:
+            super().build(self._groups.variables)
 
     def apply(self, grads, trainable_variables=None):
-        if not self.built and trainable_variables is not None:
+        if trainable_variables is None:
+            trainable_variables = self._groups.variables
+        trainable_variables = list(trainable_variables)
+        if not self.built:
             self.build(trainable_variables)
-        self.inner_optimizer.apply(grads, trainable_variables)
+        self._check_keys()
+        grads = list(grads)
+        if self.inner_optimizer.global_clipnorm is not None:
+            grads = _clip_by_global_norm(grads, self.inner_optimizer.global_clipnorm)
+        batches = {}
+        for grad, variable in zip(grads, trainable_variables, strict=True):
+            key = self._groups.key_of(variable)
+            if key is None:
+                _raise_unknown(variable)
+            if key[1] != 0.0:
+                batches.setdefault(key, ([], []))
+                batches[key][0].append(grad)
+                batches[key][1].append(variable)
+        for key, (group_grads, group_variables) in batches.items():
+            self._groups.optimizers[key].apply(group_grads, group_variables)
+        self.iterations.assign_add(1)
+
+    def _check_keys(self):
+        if not self._keys_checked:
+            self._raise_for_unmatched(self._groups.variables)
+
+    def check_keys(self, model) -> None:
+        """Checks every key against all the variables `model` can train, frozen ones too.
+
+        By default a key that matches none of the optimizer's variables fails the first
+        training step, which also catches keys of frozen layers. Call this (as
+        `GradualUnfreezing` does) when keys name layers that stay frozen on purpose: only
+        keys that match no variable of the model at all (typos) then raise.
+
+        Args:
+            model: the model the optimizer trains.
+
+        Raises:
+            ValueError: a key matches no variable of `model`.
+        """
+        self._raise_for_unmatched(trainable_if_unfrozen(model))
+        self._keys_checked = True
+
+    def _raise_for_unmatched(self, variables):
+        used = {key for v in variables for key in matching_keys(self.lr_multiplier, v.path)}
+        unused = [key for key in self.lr_multiplier if key not in used]
+        if unused:
+            _raise_unmatched(unused, variables)
 
     def effective_learning_rates(self, model_or_variables=None) -> dict:
         """Returns `{variable.path: learning rate}` at the current step.
 
         Args:
             model_or_variables: a model (its trainable variables are listed) or a list of
-                variables the optimizer was built with. Defaults to every variable the
-                optimizer was built with.
+                variables. Defaults to every variable the optimizer holds.
 
         Returns:
             A dict from variable path to the learning rate, as a Python float, with which
             the next step updates that variable (0.0 for skipped variables).
         """
-        if not self.built:
-            fail(
-                "The optimizer is not built yet: call `optimizer.build(model."
-                "trainable_variables)` or train one step first.",
-                "built",
-                False,
-            )
         if model_or_variables is None:
-            variables = self.inner_optimizer._trainable_variables
+            if not self.built:
+                fail(
+                    "The optimizer is not built yet: call `optimizer.build(model."
+                    "trainable_variables)` or train one step first.",
+                    "built",
+                    False,
+                )
+            variables = self._groups.variables
         elif isinstance(model_or_variables, keras.layers.Layer):
             variables = model_or_variables.trainable_variables
         else:
             variables = list(model_or_variables)
-        base = float(keras.ops.convert_to_numpy(self.inner_optimizer.learning_rate))
-        rates = {}
-        for variable in variables:
-            index = self.inner_optimizer._get_variable_index(variable)
-            rates[variable.path] = base * self._multipliers[index]
-        return rates
+        base = float(keras.ops.convert_to_numpy(self.learning_rate))
+        return {v.path: base * self._multiplier(v.path) for v in variables}
 
-    # -- delegation to the inner optimizer -----------------------------------------------
+    # -- state: the wrapper's step and rate, and every group's ----------------------------
 
     @property
     def variables(self):
-        return self._variables + self.inner_optimizer.variables
-
-    @property
-    def learning_rate(self):
-        return self.inner_optimizer.learning_rate
-
-    @learning_rate.setter
-    def learning_rate(self, learning_rate):
-        # The base constructor sets a placeholder before `inner_optimizer` exists.
-        if "inner_optimizer" in self.__dict__:
-            self.inner_optimizer.learning_rate = learning_rate
-        else:
-            keras.optimizers.Optimizer.learning_rate.fset(self, learning_rate)
-
-    @property
-    def iterations(self):
-        return self.inner_optimizer.iterations
+        own = keras.optimizers.Optimizer.variables.fget(self)
+        return own + [v for o in self._groups.built_optimizers() for v in o.variables]
 
     def scale_loss(self, loss):
         return self.inner_optimizer.scale_loss(loss)
 
     def finalize_variable_values(self, var_list):
-        self.inner_optimizer.finalize_variable_values(var_list)
+        held = {id(v) for v in var_list}
+        for key, optimizer in self._groups.optimizers.items():
+            members = [v for v in self._groups.members[key] if id(v) in held]
+            if members:
+                optimizer.finalize_variable_values(members)
+
+    def save_own_variables(self, store):
+        for index, variable in enumerate(keras.optimizers.Optimizer.variables.fget(self)):
+            store[str(index)] = keras.ops.convert_to_numpy(variable)
+        self._groups.save(store)
+
+    def load_own_variables(self, store):
+        for index, variable in enumerate(keras.optimizers.Optimizer.variables.fget(self)):
+            if str(index) in store.keys():
+                variable.assign(store[str(index)])
+        self._groups.load(store)
 
     # -- serialization -------------------------------------------------------------------
 
@@ -210,6 +249,7 @@ class LearningRateMultiplier(keras.optimizers.Optimizer):
                 }
                 for key, value in self.lr_multiplier.items()
             ],
+            "generations": [list(paths) for paths in self._groups.generations[1:]],
         }
 
     @classmethod
@@ -223,7 +263,12 @@ class LearningRateMultiplier(keras.optimizers.Optimizer):
             re.compile(entry["key"]) if entry["regex"] else entry["key"]: entry["multiplier"]
             for entry in entries
         }
-        return cls(inner, lr_multiplier=lr_multiplier, name=config.get("name"))
+        return cls(
+            inner,
+            lr_multiplier=lr_multiplier,
+            name=config.get("name"),
+            generations=config.get("generations"),
+        )
 
 
 def _make_inner(optimizer, optimizer_kwargs):
@@ -249,23 +294,36 @@ def _make_inner(optimizer, optimizer_kwargs):
                 TypeError,
             )
         return optimizer
-    if isinstance(optimizer, type) and issubclass(optimizer, keras.optimizers.Optimizer):
-        return optimizer(**optimizer_kwargs)
     if isinstance(optimizer, str):
-        config = {"class_name": optimizer, "config": optimizer_kwargs}
         try:
-            inner = keras.optimizers.deserialize(config)
-        except (ValueError, TypeError):
-            inner = None
-        if not isinstance(inner, keras.optimizers.Optimizer):
+            optimizer = type(keras.optimizers.get(optimizer))
+        except ValueError:
             fail("`optimizer` is not a known Keras optimizer name.", "optimizer", optimizer)
-        return inner
+    if isinstance(optimizer, type) and issubclass(optimizer, keras.optimizers.Optimizer):
+        _check_optimizer_kwargs(optimizer, optimizer_kwargs)
+        return optimizer(**optimizer_kwargs)
     fail(
         "`optimizer` must be a Keras optimizer class, instance or name such as 'adam'.",
         "optimizer",
         optimizer,
         TypeError,
     )
+
+
+def _check_optimizer_kwargs(cls, optimizer_kwargs):
+    """Names any keyword that neither `cls` nor the Keras optimizer base class accepts."""
+    accepted = set()
+    for owner in (cls, keras.optimizers.Optimizer):
+        accepted.update(inspect.signature(owner.__init__).parameters)
+    unknown = sorted(set(optimizer_kwargs) - accepted)
+    if unknown:
+        fail(
+            f"`{cls.__name__}` takes no argument {unknown[0]!r}; check its spelling "
+            f"(accepted: {shorten(sorted(accepted - {'self', 'kwargs'}))}).",
+            unknown[0],
+            optimizer_kwargs[unknown[0]],
+            TypeError,
+        )
 
 
 def _validate_multipliers(lr_multiplier):
@@ -297,11 +355,39 @@ def _raise_unmatched(keys, variables):
     shown = [key.pattern if isinstance(key, re.Pattern) else key for key in keys]
     names = owner_names(variable.path for variable in variables)
     fail(
-        f"These `lr_multiplier` keys match no trainable variable: {shown}. Keys are layer "
-        f"names (or runs of path segments) or compiled regular expressions over "
-        f"`variable.path`. The layers owning the optimizer's variables are: {names}. A frozen "
+        f"These `lr_multiplier` keys match no trainable variable: {shorten(shown)}. Keys are "
+        "layer names (or runs of path segments) or compiled regular expressions over "
+        "`variable.path`. The layers owning the optimizer's variables are: "
+        f"{shorten(names)}. A frozen "
         "layer (trainable=False) gives the optimizer no variables; a functional sub-model's "
         "name is not part of its layers' paths (use kt.optimizers.expand_multipliers).",
         "lr_multiplier",
-        shown,
+        shorten(shown),
     )
+
+
+def _base_rate(inner):
+    """The wrapped optimizer's learning rate, as its config gives it: a schedule or a float."""
+    rate = inner.get_config()["learning_rate"]
+    if isinstance(rate, dict):
+        return keras.optimizers.schedules.deserialize(rate)
+    return float(rate)
+
+
+def _raise_unknown(variable):
+    fail(
+        "The optimizer was not built with this variable. After making layers trainable "
+        "during training, add their variables with `optimizer.build(variables)` inside the "
+        "strategy's scope and re-trace the step (`model.make_train_function(force=True)`); "
+        "`kt.callbacks.GradualUnfreezing` does both.",
+        "variable",
+        variable.path,
+    )
+
+
+def _clip_by_global_norm(grads, clip_norm):
+    """Scales all gradients by `clip_norm / max(global norm, clip_norm)`, as Keras does."""
+    present = [g for g in grads if g is not None]
+    norm = keras.ops.sqrt(sum(keras.ops.sum(keras.ops.square(g)) for g in present))
+    scale = clip_norm / keras.ops.maximum(norm, clip_norm)
+    return [None if g is None else g * keras.ops.cast(scale, g.dtype) for g in grads]

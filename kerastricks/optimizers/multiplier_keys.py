@@ -5,6 +5,7 @@ import re
 import keras
 
 from kerastricks._checks import fail
+from kerastricks.transfer.freezing import trainable_if_unfrozen
 
 __all__ = ["expand_multipliers", "matching_keys", "owner_names"]
 
@@ -77,7 +78,7 @@ def expand_multipliers(model, lr_multiplier: dict) -> dict:
             expanded[key] = value
             continue
         depth, layer = layers[key]
-        for variable in layer.weights:
+        for variable in trainable_if_unfrozen(layer):  # never moving statistics
             previous = per_variable.get(variable.path)
             if previous is None or depth >= previous[0]:
                 per_variable[variable.path] = (depth, value)

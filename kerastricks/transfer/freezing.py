@@ -100,12 +100,28 @@ def set_trainable(layer, batchnorm: bool) -> list:
         return []
     tree = [layer, *walk_layers(layer)]
     before = [sub.trainable for sub in tree]
-    layer.trainable = True
+    for sub in tree:  # each one: a model's setter does not reach every nested layer
+        sub.trainable = True
     if not batchnorm:
         for sub in tree:
             if isinstance(sub, keras.layers.BatchNormalization):
                 sub.trainable = False
     return [sub.name for sub, was in zip(tree, before) if sub.trainable and not was]
+
+
+def trainable_if_unfrozen(layer, batchnorm: bool = True) -> list:
+    """The variables `layer` would train once unfrozen by `set_trainable`, in layer order.
+
+    The layer's `trainable` flags (and those below it) are left as they were. Statistics
+    such as batch normalization's moving mean are never among them.
+    """
+    tree = [layer, *walk_layers(layer)]
+    flags = [sub.trainable for sub in tree]
+    set_trainable(layer, batchnorm)
+    variables = list(layer.trainable_variables)
+    for sub, flag in zip(tree, flags, strict=True):  # parents first: children restored after
+        sub.trainable = flag
+    return variables
 
 
 def _warn_if_compiled(model):

@@ -103,7 +103,15 @@ def test_small_temperature_copies_the_nearest_reference_pixel_exactly(radius):
                             if d < best_distance:
                                 best, best_distance = labels[b, f, y, x], d
                 expected[b, i, j] = best
-    np.testing.assert_array_equal(out, expected)
+    assert_copied(out, expected)
+
+
+def assert_copied(out, expected):
+    """The winning label is copied: exactly on the machines of earlier runs; on an AVX2
+    machine without AVX-512 every copy came out one float32 ulp low (5.96e-8 on 0.5157).
+    The softmax weight there is exactly 1 (checked), so the rounding is in the CPU kernel
+    of the weighted sum; one ulp (2**-23 relative, at most) is the bound."""
+    np.testing.assert_allclose(out, expected, rtol=2.0**-23, atol=0)
 
 
 def test_small_temperature_dot_product_copies_the_most_similar_pixel():
@@ -113,7 +121,7 @@ def test_small_temperature_dot_product_copies_the_most_similar_pixel():
     scores = np.einsum("bhwd,brxyd->bhwrxy", target, reference).reshape(2, 4, 5, -1)
     flat_labels = labels.reshape(2, -1, labels.shape[-1])
     expected = np.take_along_axis(flat_labels[:, None, None], scores.argmax(-1)[..., None, None], 3)
-    np.testing.assert_array_equal(out, expected[:, :, :, 0])
+    assert_copied(out, expected[:, :, :, 0])
 
 
 def test_one_reference_frame_may_drop_the_frame_axis():

@@ -154,8 +154,10 @@ def test_key_of_a_frozen_layer_is_reported():
     model = linear_model()
     model.get_layer("d1").trainable = False
     wrapper = kt.optimizers.LearningRateMultiplier("sgd", {"d1": 0.5})
+    wrapper.build(model.trainable_variables)  # building never fails: a reload must not
+    model.compile(optimizer=wrapper, loss="mse")
     with pytest.raises(ValueError, match="frozen layer"):
-        wrapper.build(model.trainable_variables)
+        model.fit(X, Y, epochs=1, verbose=0)
 
 
 @pytest.mark.parametrize("value", [-0.1, float("inf"), float("nan")])
@@ -208,10 +210,9 @@ def test_expand_multipliers_reaches_into_functional_submodels():
     backbone = keras.Model(inputs, keras.layers.Dense(4, name="feat")(inputs), name="backbone")
     x = keras.Input((D,))
     model = keras.Model(x, keras.layers.Dense(K, name="head")(backbone(x)))
+    model.compile(kt.optimizers.LearningRateMultiplier("sgd", {"backbone": 0.1}), "mse")
     with pytest.raises(ValueError, match="functional sub-model"):
-        kt.optimizers.LearningRateMultiplier("sgd", {"backbone": 0.1}).build(
-            model.trainable_variables
-        )
+        model.fit(X, Y, epochs=1, verbose=0)
     keys = kt.optimizers.expand_multipliers(model, {"backbone": 0.1, "head": 2.0})
     wrapper = kt.optimizers.LearningRateMultiplier("sgd", keys, learning_rate=1.0)
     wrapper.build(model.trainable_variables)
@@ -280,3 +281,125 @@ def test_effective_learning_rates_before_build_raises():
     wrapper = kt.optimizers.LearningRateMultiplier("sgd", {})
     with pytest.raises(ValueError, match="not built"):
         wrapper.effective_learning_rates()
+
+
+def test_misspelt_optimizer_argument_is_named():
+    with pytest.raises(TypeError, match=r"'learning_rat'.*Received: learning_rat=0.001"):
+        kt.optimizers.LearningRateMultiplier("adam", {"d1": 0.5}, learning_rat=1e-3)
+    with pytest.raises(TypeError, match="'momentom'"):
+        kt.optimizers.LearningRateMultiplier(keras.optimizers.SGD, momentom=0.9)
+
+
+def test_global_clipnorm_is_taken_over_all_groups():
+    model = linear_model()
+    start = [w.numpy().astype(np.float64) for w in model.weights]
+    clip = 0.05  # below the first gradient's global norm (asserted), so clipping acts
+    assert np.sqrt(sum((g**2).sum() for g in numpy_grads(start))) > clip
+    optimizer = kt.optimizers.LearningRateMultiplier(
+        keras.optimizers.SGD, MULTIPLIERS, learning_rate=0.1, global_clipnorm=clip
+    )
+    got = fit(model, optimizer, 2)
+    # Reference: Keras's rule, g * clip / max(||g||, clip), the norm over ALL gradients
+    # (one group's norm alone would clip less), then the per-variable scaled step.
+    expected = start
+    for _ in range(2):
+        grads = numpy_grads(expected)
+        norm = np.sqrt(sum((g**2).sum() for g in grads))
+        grads = [g * clip / max(norm, clip) for g in grads]
+        expected = [w - 0.1 * m * g for w, m, g in zip(expected, PER_VARIABLE, grads, strict=True)]
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+
+
+def test_variables_added_later_start_fresh_state_and_keep_the_others():
+    model = linear_model()
+    start = [w.numpy().astype(np.float64) for w in model.weights]
+    model.get_layer("d1").trainable = False
+    optimizer = kt.optimizers.LearningRateMultiplier("adam", MULTIPLIERS, learning_rate=0.01)
+    handle = optimizer
+    model.compile(optimizer=optimizer, loss="mse")
+    # As GradualUnfreezing does: the frozen layer's variables are handed over up front
+    # (so its key is matched), as a second generation that steps only once unfrozen.
+    optimizer.build(model.trainable_variables)
+    optimizer.build(model.get_layer("d1").weights)
+    model.fit(X, Y, batch_size=N, epochs=2, verbose=0, shuffle=False)
+    model.get_layer("d1").trainable = True
+    model.make_train_function(force=True)
+    model.fit(X, Y, batch_size=N, epochs=2, verbose=0, shuffle=False)
+    assert model.optimizer is handle
+    # Reference: NumPy Adam where d2 steps 4 times with one state, and d1 joins at step 3
+    # with zero moments and its own step count (t = 1, 2), as a fresh Adam would.
+    b1, b2, eps = 0.9, 0.999, 1e-7
+    w = [x.copy() for x in start]
+    m = [np.zeros_like(x) for x in w]
+    v = [np.zeros_like(x) for x in w]
+    t = [0, 0, 0, 0]
+    for step in range(4):
+        grads = numpy_grads(w)
+        for i, g in enumerate(grads):
+            if i < 2 and step < 2:
+                continue  # d1 frozen for the first two steps
+            t[i] += 1
+            m[i] = b1 * m[i] + (1 - b1) * g
+            v[i] = b2 * v[i] + (1 - b2) * g * g
+            alpha = 0.01 * PER_VARIABLE[i] * np.sqrt(1 - b2 ** t[i]) / (1 - b1 ** t[i])
+            w[i] = w[i] - alpha * m[i] / (np.sqrt(v[i]) + eps)
+    for got, expected in zip(model.weights, w, strict=True):
+        np.testing.assert_allclose(got.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_variable_gets_a_clear_error():
+    model = linear_model()
+    model.get_layer("d1").trainable = False
+    model.compile(kt.optimizers.LearningRateMultiplier("sgd"), "mse")
+    model.fit(X, Y, epochs=1, verbose=0)
+    model.get_layer("d1").trainable = True
+    model.make_train_function(force=True)
+    with pytest.raises(ValueError, match=r"not built with this variable.*net/d1/kernel"):
+        model.fit(X, Y, epochs=1, verbose=0)
+
+
+def test_saved_with_a_frozen_generation_reloads_and_resumes_exactly():
+    def build():
+        model = linear_model()
+        model.get_layer("d1").trainable = False
+        optimizer = kt.optimizers.LearningRateMultiplier("adam", MULTIPLIERS, learning_rate=0.01)
+        model.compile(optimizer=optimizer, loss="mse")
+        optimizer.build(model.trainable_variables)
+        optimizer.build(model.get_layer("d1").weights)  # a second generation, still frozen
+        return model, optimizer
+
+    model, optimizer = build()
+    model.fit(X, Y, batch_size=N, epochs=1, verbose=0, shuffle=False)
+    d1 = model.get_layer("d1")
+    d1.trainable = True  # the second generation trains one step
+    model.make_train_function(force=True)
+    model.fit(X, Y, batch_size=N, epochs=1, verbose=0, shuffle=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.keras")
+        model.save(path)
+        loaded = keras.saving.load_model(path, safe_mode=True)
+    # Every slot of both generations is back in place (paths differ by the auto-numbered
+    # optimizer names of the new process and the model's name scope, so compare in order).
+    saved, got = optimizer.variables, loaded.optimizer.variables
+    # own step and rate; 2 Adam groups of 2 variables: a step count, 2 momenta, 2 velocities
+    assert len(got) == len(saved) == 2 + 2 * (1 + 2 + 2)
+    for a, b in zip(saved, got, strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    for m in (model, loaded):
+        m.fit(X, Y, batch_size=N, epochs=2, verbose=0, shuffle=False)
+    for a, b in zip(model.weights, loaded.weights, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
+
+
+def test_check_keys_accepts_frozen_layers_and_still_catches_typos():
+    model = linear_model()
+    model.get_layer("d1").trainable = False
+    wrapper = kt.optimizers.LearningRateMultiplier("sgd", {"d1": 0.5, "d2": 0.25})
+    wrapper.check_keys(model)  # d1 is frozen on purpose: no error, now or at the step
+    model.compile(optimizer=wrapper, loss="mse")
+    model.fit(X, Y, epochs=1, verbose=0)
+    assert model.get_layer("d1").trainable is False  # check_keys left the flags alone
+    with pytest.raises(ValueError, match=r"\['d3'\]"):
+        kt.optimizers.LearningRateMultiplier("sgd", {"d3": 0.5}).check_keys(model)

@@ -1,0 +1,340 @@
+"""The composition harness: one training, run on every path a user trains on, compared."""
+
+import dataclasses
+import os
+import tempfile
+import warnings
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerastricks._checks import check_type, fail
+
+__all__ = ["CELLS", "CellResult", "Workflow", "check_composition", "mirrored_strategy"]
+
+CELLS = ("xla", "mirrored", "mirrored_xla", "mixed_float16", "save_resume")
+
+# Tolerances, as the largest difference from the reference divided by the reference's
+# largest weight displacement (final minus initial weights), so that they do not depend on
+# the scale of the weights or on how far training moved them:
+# - float32 paths (XLA, two replicas, save/resume) compute the same sums in another order
+#   (XLA fusions; a two-term all-reduce of half-batch gradients). Each reordering changes
+#   a float32 result by a few units of 2**-24 (6e-8) relative; Adam divides by sqrt(v),
+#   which amplifies that where gradients are small, and it compounds over steps. 1e-3 is
+#   more than 30x the largest such difference measured over the workflows of
+#   docs/distribute.md (the matrix lists every measured value).
+# - mixed_float16 computes activations and gradients with 11-bit mantissas (2**-11, 4.9e-4
+#   relative per rounding) and hundreds of roundings feed each update; 5e-2 is about a
+#   hundred such roundings all in one direction, and 3x the largest measured.
+TOLERANCES = {
+    "xla": 1e-3,
+    "mirrored": 1e-3,
+    "mirrored_xla": 1e-3,
+    "mixed_float16": 5e-2,
+    "save_resume": 1e-3,
+}
+
+
+@dataclasses.dataclass
+class Workflow:
+    """A training to check: how to build it, the data, and what else to compare.
+
+    Args:
+        name: a label for reports.
+        build: `build(cell) -> model`, a compiled model, created inside the scope the
+            harness opens (a distribution strategy, a dtype policy). `cell` is the cell's
+            name; pass `jit_compile=(cell in ("xla", "mirrored_xla"))` to `compile`, or
+            use `compile_kwargs(cell)`.
+        data: `(x, y)` NumPy arrays or structures of them; the batch size must be a
+            multiple of the number of replicas (2).
+        epochs: epochs to train, at least 2 (save/resume saves after half).
+        batch_size: the batch size.
+        callbacks: `callbacks() -> list` of fresh callbacks for one `fit` call.
+            Defaults to none.
+        summary: `summary(model, callbacks) -> dict` of extra numbers that must agree
+            across cells (a callback's findings, a suggested learning rate). Defaults to
+            none.
+        not_applicable: `{cell: reason}` for cells that do not apply (a learning-rate
+            sweep is not resumable); they are reported `"n/a"` with the reason. Defaults
+            to none.
+    """
+
+    name: str
+    build: callable
+    data: tuple
+    epochs: int = 2
+    batch_size: int = 8
+    callbacks: callable = list
+    summary: callable = None
+    not_applicable: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class CellResult:
+    """How one cell compared with the reference.
+
+    Attributes:
+        cell: the cell's name.
+        status: `"pass"`, `"fail"` (a difference above the tolerance), `"error"` (it
+            raised), `"unsupported"` (TensorFlow cannot run it on these devices) or
+            `"n/a"` (the workflow says the cell does not apply).
+        weights: largest weight difference over the reference's largest displacement.
+        optimizer: the same for the optimizer's variables (over their largest value).
+        metrics: largest relative difference of the logged metrics, last epoch.
+        summary: largest relative difference of `Workflow.summary`'s numbers.
+        tolerance: the bound applied.
+        message: what went wrong, if anything.
+    """
+
+    cell: str
+    status: str
+    weights: float = float("nan")
+    optimizer: float = float("nan")
+    metrics: float = float("nan")
+    summary: float = float("nan")
+    tolerance: float = float("nan")
+    message: str = ""
+
+    @property
+    def largest(self) -> float:
+        return max(v for v in (self.weights, self.optimizer, self.metrics, self.summary)
+                   if v == v) if self.status in ("pass", "fail") else float("nan")  # fmt: skip
+
+
+_STRATEGY = []
+
+
+def mirrored_strategy():
+    """The process's two-replica `MirroredStrategy`, with TensorFlow's default all-reduce.
+
+    Over two GPUs when there are, else over two logical CPUs (call
+    `kt.distribute.split_cpu(2)` at program start). One strategy serves the whole process:
+    every `MirroredStrategy` starts its collective keys at the same number, so a second
+    one in the same process fails.
+    """
+    if not _STRATEGY:
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = gpus if len(gpus) >= 2 else tf.config.list_logical_devices("CPU")
+        if len(devices) < 2:
+            fail(
+                "Two devices are needed: call kt.distribute.split_cpu(2) at program start.",
+                "devices",
+                [d.name for d in devices],
+                RuntimeError,
+            )
+        _STRATEGY.append(tf.distribute.MirroredStrategy([d.name for d in devices[:2]]))
+    return _STRATEGY[0]
+
+
+def check_composition(workflow: Workflow, cells=CELLS, tolerances=None) -> list:
+    """Trains `workflow` on one device in float32 and on every cell; compares them.
+
+    Cells: `"xla"` (`jit_compile=True`), `"mirrored"` (two replicas, the default
+    all-reduce), `"mirrored_xla"` (both; TensorFlow cannot compile a step placed on two
+    logical CPUs, so on a CPU-only machine it is reported `"unsupported"`),
+    `"mixed_float16"` (the dtype policy), `"save_resume"` (saved to `.keras` after half
+    the epochs, reloaded with `safe_mode=True` and fresh callbacks, trained on with
+    `initial_epoch`). Weights, optimizer variables, logged metrics and the workflow's
+    summary are compared with the reference; see `TOLERANCES` for the bounds and why.
+
+    Args:
+        workflow: the `Workflow`.
+        cells: the cells to run. Defaults to all of `CELLS`.
+        tolerances: a dict overriding entries of `TOLERANCES`. Defaults to none.
+
+    Returns:
+        A list of `CellResult`, one per cell.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> import kerastricks as kt
+    >>> def build(cell):
+    ...     keras.utils.set_random_seed(0)
+    ...     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    ...     model.compile("adam", "mse", jit_compile=cell in ("xla", "mirrored_xla"))
+    ...     return model
+    >>> x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    >>> flow = kt.testing.Workflow("dense", build, (x, x[:, :2]), epochs=2)
+    >>> [r.status for r in kt.testing.check_composition(flow, cells=["xla", "save_resume"])]
+    ['pass', 'pass']
+    """
+    check_type("workflow", workflow, Workflow, "a kt.testing.Workflow")
+    unknown = [cell for cell in cells if cell not in CELLS]
+    if unknown:
+        fail(f"Cells are {list(CELLS)}.", "cells", unknown)
+    bounds = {**TOLERANCES, **(tolerances or {})}
+    reference = _run(workflow, "reference")
+    results = []
+    for cell in cells:
+        if cell in workflow.not_applicable:
+            results.append(CellResult(cell, "n/a", message=workflow.not_applicable[cell]))
+            continue
+        try:
+            run = _run(workflow, cell)
+            against = reference
+            if run["skipped"]:  # the loss scale skipped steps: skip them in float32 too
+                against = _run(workflow, "reference", skip=run["skipped"])
+        except Exception as error:  # a cell that breaks is a result, not a crash
+            status = "unsupported" if _unsupported(cell, error) else "error"
+            results.append(CellResult(cell, status, message=_first_line(error)))
+            continue
+        result = _compare(cell, against, run, bounds[cell])
+        if run["skipped"]:
+            result.message = f"loss scaling skipped steps {run['skipped']} (so did the reference)"
+        results.append(result)
+    return results
+
+
+def _run(workflow, cell, skip=()):
+    policy = "mixed_float16" if cell == "mixed_float16" else "float32"
+    previous = keras.config.dtype_policy().name
+    keras.config.set_dtype_policy(policy)
+    try:
+        if cell.startswith("mirrored"):
+            with mirrored_strategy().scope():
+                return _train(workflow, cell, skip)
+        return _train(workflow, cell, skip)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _train(workflow, cell, skip):
+    x, y = workflow.data
+    model = workflow.build(cell)
+    initial = [np.array(v.numpy(), np.float64) for v in model.weights]
+    steps = _StepRecorder(skip)
+    fit = dict(batch_size=workflow.batch_size, verbose=0, shuffle=False)
+    callbacks = workflow.callbacks() + [steps]
+    if cell == "save_resume":
+        half = workflow.epochs // 2
+        model.fit(x, y, epochs=half, callbacks=callbacks, **fit)
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "model.keras")
+            model.save(path)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                model = keras.saving.load_model(path, safe_mode=True)
+        skipped = [str(w.message) for w in caught if "Skipping variable" in str(w.message)]
+        if skipped:
+            raise RuntimeError(f"optimizer state was dropped on reload: {skipped[0]}")
+        callbacks = workflow.callbacks() + [steps]
+        history = model.fit(x, y, initial_epoch=half, epochs=workflow.epochs, callbacks=callbacks,
+                            **fit)  # fmt: skip
+    else:
+        history = model.fit(x, y, epochs=workflow.epochs, callbacks=callbacks, **fit)
+    return {
+        "initial": initial,
+        "weights": [np.array(v.numpy(), np.float64) for v in model.weights],
+        "optimizer": [
+            np.array(v.numpy(), np.float64) for v in _unscaled(model.optimizer).variables
+        ],
+        "metrics": {k: float(v[-1]) for k, v in history.history.items()},
+        "summary": workflow.summary(model, callbacks[:-1]) if workflow.summary else {},
+        "skipped": steps.skipped,
+    }
+
+
+class _StepRecorder(keras.callbacks.Callback):
+    """Notes the batches whose update the loss scale skipped; skips `skip` (by restoring).
+
+    Keras's dynamic loss scale starts high and skips the update of a batch whose float16
+    gradients overflow, halving the scale. To compare with float32 fairly, the reference
+    then skips the same batches: their trainable variables and optimizer state are put
+    back after the step (statistics such as batch normalization's still update, as they
+    do in a skipped mixed-precision step).
+    """
+
+    def __init__(self, skip=()):
+        super().__init__()
+        self.skip, self.skipped, self.batch, self.saved = set(skip), [], 0, None
+
+    def on_train_begin(self, logs=None):
+        optimizer = _unscaled(self.model.optimizer)
+        if not optimizer.built:  # slots must exist before a skipped first step is saved
+            optimizer.build(self.model.trainable_variables)
+
+    def _state(self):
+        return list(self.model.trainable_variables) + _unscaled(self.model.optimizer).variables
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.before = int(_unscaled(self.model.optimizer).iterations.numpy())
+        if self.batch in self.skip:
+            self.saved = [(v, v.numpy()) for v in self._state()]
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.saved is not None:
+            for variable, value in self.saved:
+                variable.assign(value)
+            self.saved = None
+        elif int(_unscaled(self.model.optimizer).iterations.numpy()) == self.before:
+            self.skipped.append(self.batch)
+        self.batch += 1
+
+
+def _unscaled(optimizer):
+    """The optimizer inside Keras's loss scaling, whose state the reference also has."""
+    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = optimizer.inner_optimizer
+    return optimizer
+
+
+def _compare(cell, reference, run, tolerance):
+    displacement = max(
+        float(np.max(np.abs(f - i), initial=0.0))
+        for f, i in zip(reference["weights"], reference["initial"], strict=True)
+    )
+    weights = _largest_difference(reference["weights"], run["weights"]) / max(displacement, 1e-12)
+    message = ""
+    if len(reference["optimizer"]) != len(run["optimizer"]):
+        optimizer = float("inf")
+        message = f"{len(run['optimizer'])} optimizer variables, reference has " + str(
+            len(reference["optimizer"])
+        )
+    else:
+        scale = max(float(np.max(np.abs(v), initial=0.0)) for v in reference["optimizer"])
+        optimizer = _largest_difference(reference["optimizer"], run["optimizer"]) / max(
+            scale, 1e-12
+        )
+    metrics = _relative(reference["metrics"], run["metrics"])
+    summary = _relative(reference["summary"], run["summary"])
+    worst = max(weights, optimizer, metrics, summary)
+    status = "pass" if worst <= tolerance else "fail"
+    return CellResult(cell, status, weights, optimizer, metrics, summary, tolerance, message)
+
+
+def _largest_difference(a, b):
+    if len(a) != len(b):
+        return float("inf")
+    return max(
+        (float(np.max(np.abs(x - y), initial=0.0)) if x.shape == y.shape else float("inf"))
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+def _relative(a: dict, b: dict) -> float:
+    if sorted(a) != sorted(b):
+        return float("inf")
+    worst = 0.0
+    for key in a:
+        try:
+            x, y = np.asarray(a[key], np.float64), np.asarray(b[key], np.float64)
+        except (TypeError, ValueError):  # findings, names: equal or not
+            if a[key] != b[key]:
+                return float("inf")
+            continue
+        if x.shape != y.shape:
+            return float("inf")
+        worst = max(worst, float(np.max(np.abs(x - y) / np.maximum(np.abs(x), 1e-12), initial=0)))
+    return worst
+
+
+def _unsupported(cell, error):
+    on_cpu = len(tf.config.list_logical_devices("GPU")) < 2
+    return cell == "mirrored_xla" and on_cpu and isinstance(error, tf.errors.OpError)
+
+
+def _first_line(error):
+    text = f"{type(error).__name__}: {error}".strip().splitlines()
+    return text[0][:300] if text else type(error).__name__

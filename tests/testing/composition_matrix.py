@@ -1,0 +1,254 @@
+"""The composition matrix of docs/distribute.md: realistic workflows through every cell.
+
+Run it as a script; it needs a fresh process (one MirroredStrategy per process):
+
+    python -m tests.testing.composition_matrix                 # print the matrix
+    python -m tests.testing.composition_matrix --markdown PATH # write it as Markdown
+    python -m tests.testing.composition_matrix --json PATH     # and as JSON
+
+`tests/testing/test_composition_matrix.py` runs it in CI and fails on any cell that is
+neither "pass" nor the known TensorFlow limit (XLA on two logical CPUs).
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import kerastricks as kt  # noqa: E402
+
+RNG = np.random.default_rng(0)
+
+
+def _jit(cell):
+    return cell in ("xla", "mirrored_xla")
+
+
+# -- transfer learning on a real backbone ---------------------------------------------------
+
+IMAGES = RNG.uniform(0, 1, size=(16, 32, 32, 3)).astype("float32")
+CLASSES = RNG.integers(0, 3, size=16).astype("int32")
+BLOCKS = [r"expanded_conv_10_", r"expanded_conv_9_"]  # unfrozen at epochs 1 and 2
+
+
+def _mobilenet():
+    keras.utils.set_random_seed(0)
+    backbone = keras.applications.MobileNetV3Small(
+        input_shape=(32, 32, 3), include_top=False, weights=None, include_preprocessing=False
+    )
+    for layer in backbone.layers:  # frozen layer by layer: the backbone stays a container
+        layer.trainable = False
+    inputs = keras.Input((32, 32, 3), name="image")
+    features = keras.layers.GlobalAveragePooling2D(name="pool")(backbone(inputs))
+    return keras.Model(inputs, keras.layers.Dense(3, name="head")(features), name="classifier")
+
+
+def _block_names(model, prefix):
+    backbone = model.get_layer("MobileNetV3Small")
+    return [layer.name for layer in backbone.layers if layer.name.startswith(prefix)]
+
+
+def build_transfer(cell):
+    model = _mobilenet()
+    keys = kt.optimizers.layerwise_multipliers(
+        model, decay=0.5, block_pattern=r"expanded_conv_(\d+)_", include_frozen=True
+    )
+    optimizer = kt.optimizers.LearningRateMultiplier("adam", keys, learning_rate=1e-3)
+    model.compile(
+        optimizer,
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        jit_compile=_jit(cell),
+    )
+    return model
+
+
+def transfer_callbacks():
+    model = _mobilenet()  # names only: the block layers to unfreeze, head first
+    blocks = [_block_names(model, prefix) for prefix in BLOCKS]
+    return [kt.callbacks.GradualUnfreezing(blocks, start_epoch=1, verbose=0)]
+
+
+# -- multi-task learning: cross-stitch units, learned weights, per-layer rates ----------------
+
+MT_X = RNG.normal(size=(32, 6)).astype("float32")
+MT_Y = {
+    "size": (MT_X[:, :1] * 2.0 + 0.5).astype("float32"),
+    "kind": (MT_X[:, 1] > 0).astype("int32"),
+}
+
+
+def build_multitask(cell):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6,), name="x")
+    shared = keras.layers.Dense(8, activation="relu", name="backbone")(inputs)
+    a = keras.layers.Dense(8, activation="relu", name="col_a")(shared)
+    b = keras.layers.Dense(8, activation="relu", name="col_b")(shared)
+    a, b = kt.layers.CrossStitch(name="stitch")([a, b])
+    model = kt.models.MultiTaskModel(
+        inputs,
+        {
+            "size": keras.layers.Dense(1, name="size")(a),
+            "kind": keras.layers.Dense(2, name="kind")(b),
+        },
+        weighting="uncertainty",
+    )
+    optimizer = kt.optimizers.LearningRateMultiplier("adam", {"backbone": 0.1}, learning_rate=1e-2)
+    model.compile(
+        optimizer,
+        {"size": "mse", "kind": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+        jit_compile=_jit(cell),
+    )
+    return model
+
+
+def multitask_summary(model, callbacks):
+    return {f"weight_{k}": v for k, v in model.task_weights().items()}
+
+
+# -- diagnostics: the training doctor and the learning-rate finder ---------------------------
+
+DX = RNG.normal(size=(64, 4)).astype("float32")
+DY = (DX @ np.array([[1.0], [-2.0], [0.5], [3.0]], "float32")).astype("float32")
+
+
+def _dense(cell, learning_rate):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)],
+        name="regressor",
+    )
+    model.compile(keras.optimizers.SGD(learning_rate), "mse", jit_compile=_jit(cell))
+    return model
+
+
+def doctor_callbacks():
+    return [kt.callbacks.TrainingDoctor(probe_data=(DX[:16], DY[:16]), every=4, verbose=0)]
+
+
+def doctor_summary(model, callbacks):
+    (doctor,) = callbacks
+    return {"findings": sorted(finding.code for finding in doctor.findings)}
+
+
+def finder_callbacks():
+    return [kt.callbacks.LRFinder(1e-4, 1.0, steps=12, verbose=0)]
+
+
+def finder_summary(model, callbacks):
+    (finder,) = callbacks
+    return {"suggested": finder.suggested_learning_rate}
+
+
+WORKFLOWS = [
+    kt.testing.Workflow(
+        "MobileNetV3Small: freeze, layerwise rates, GradualUnfreezing",
+        build_transfer,
+        (IMAGES, CLASSES),
+        epochs=3,
+        batch_size=8,
+        callbacks=transfer_callbacks,
+    ),
+    kt.testing.Workflow(
+        "MultiTaskModel + CrossStitch + uncertainty + LearningRateMultiplier",
+        build_multitask,
+        (MT_X, MT_Y),
+        epochs=2,
+        batch_size=8,
+        summary=multitask_summary,
+    ),
+    kt.testing.Workflow(
+        "TrainingDoctor (probe every 4 steps)",
+        lambda cell: _dense(cell, 0.01),
+        (DX, DY),
+        epochs=2,
+        batch_size=8,
+        callbacks=doctor_callbacks,
+        summary=doctor_summary,
+        not_applicable={
+            "save_resume": "the doctor judges the run it watched; a resumed run starts anew"
+        },
+    ),
+    kt.testing.Workflow(
+        "LRFinder (sweep, then restore)",
+        lambda cell: _dense(cell, 0.01),
+        (DX, DY),
+        epochs=2,
+        batch_size=8,
+        callbacks=finder_callbacks,
+        summary=finder_summary,
+        not_applicable={"save_resume": "a learning-rate sweep is not resumed: it restarts"},
+    ),
+]
+
+
+def run(names=None):
+    rows = []
+    for workflow in WORKFLOWS:
+        if names and not any(name in workflow.name for name in names):
+            continue
+        start = time.perf_counter()
+        results = kt.testing.check_composition(workflow)
+        rows.append((workflow.name, results, time.perf_counter() - start))
+        print(f"{workflow.name}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        for result in results:
+            print(f"  {result}", file=sys.stderr)
+    return rows
+
+
+def markdown(rows) -> str:
+    cells = list(kt.testing.CELLS)
+    lines = [
+        "| workflow | " + " | ".join(cells) + " |",
+        "| --- | " + " | ".join("---" for _ in cells) + " |",
+    ]
+    for name, results, _ in rows:
+        by_cell = {r.cell: r for r in results}
+        lines.append(f"| {name} | " + " | ".join(_cell(by_cell[c]) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _cell(result):
+    if result.status in ("pass", "fail"):
+        return f"{result.status} {result.largest:.1e}"
+    return result.status
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markdown", help="write the matrix as Markdown to this file")
+    parser.add_argument("--json", help="write every measured difference as JSON")
+    parser.add_argument("--only", nargs="*", help="workflows whose name contains these words")
+    args = parser.parse_args(argv)
+    kt.distribute.split_cpu(2)
+    rows = run(args.only)
+    table = markdown(rows)
+    print(table)
+    if args.markdown:
+        with open(args.markdown, "w") as handle:
+            handle.write(table)
+    if args.json:
+        payload = [
+            {"workflow": name, "seconds": seconds, "cells": [r.__dict__ for r in results]}
+            for name, results, seconds in rows
+        ]
+        with open(args.json, "w") as handle:
+            json.dump(payload, handle, indent=1, default=str)
+    bad = [
+        (name, r.cell, r.status, r.message)
+        for name, results, _ in rows
+        for r in results
+        if r.status not in ("pass", "unsupported", "n/a")
+    ]
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
