@@ -18,7 +18,13 @@ setup(
     long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
-    packages=find_packages(include=["kerastricks", "kerastricks.*"]),
+    # The recipes stay readable at the top-level `recipes/` and ship in the wheel as the
+    # `kerastricks.recipes` package (package_dir maps it onto that folder), where the
+    # `kerastricks` command finds them. A package rather than package data: setuptools
+    # package data must sit inside a package folder, and data_files land outside
+    # site-packages where nothing can find them reliably.
+    packages=[*find_packages(include=["kerastricks", "kerastricks.*"]), "kerastricks.recipes"],
+    package_dir={"kerastricks.recipes": "recipes"},
     install_requires=[
         "tensorflow>=2.21,<2.22",
         # Bounded to the Keras minor release CI tests (kerastricks uses public APIs only,
@@ -30,14 +36,25 @@ setup(
         "scikit-image>=0.22",
         # Recipe reports and the LR finder write PNG plots.
         "matplotlib>=3.8",
+        # keras.callbacks.TensorBoard and the recipes' --tensorboard write event files with
+        # tf.summary, which TensorFlow 2.21 no longer installs.
+        "tensorboard>=2.21",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "scipy>=1.11", "ruff>=0.6"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "scipy>=1.11", "ruff>=0.6", "build>=1.2"],
         "docs": ["mkdocs>=1.6", "mkdocstrings[python]>=0.26"],
     },
     entry_points={"console_scripts": ["kerastricks=kerastricks.cli:main"]},
     classifiers=[
+        "Development Status :: 3 - Alpha",
+        "Intended Audience :: Developers",
+        "Intended Audience :: Science/Research",
+        "Operating System :: OS Independent",
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
         "Programming Language :: Python :: 3.11",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",
+        "Topic :: Scientific/Engineering :: Image Recognition",
     ],
+    keywords=["keras", "tensorflow", "transfer learning", "self-supervised", "active learning"],
 )

@@ -6,26 +6,47 @@
 
 Every command takes `--help`. Errors (an unknown recipe, a bad argument, a file that is
 not a Keras model) are one line on stderr and exit code 2.
+
+`list`, every `--help` and every argument error answer without importing TensorFlow: a
+recipe's flags come from its `build_parser()`, which the command runs on its own (with the
+recipe's standard-library imports, `import kerastricks as kt` and its literal constants)
+before it loads the recipe. A recipe run sets `TF_CPP_MIN_LOG_LEVEL=3` (unless already set)
+before TensorFlow loads, so that TensorFlow's C++ log lines stay out of the terminal;
+the recipe's `--verbose` shows them.
 """
 
 import argparse
 import ast
+import contextlib
 import importlib.util
+import os
+import re
 import sys
+import threading
 from pathlib import Path
 
 from kerastricks._usage import one_line_errors
 
 __all__ = ["main", "recipe_paths"]
 
-RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+# Installed from a wheel, the recipes are the `kerastricks.recipes` package beside this
+# file; in a checkout (or an editable install) they are the top-level `recipes/` folder.
+RECIPE_FOLDERS = (
+    Path(__file__).resolve().parent / "recipes",
+    Path(__file__).resolve().parents[1] / "recipes",
+)
+# What a recipe's `build_parser()` may use: these modules and its literal constants.
+PARSER_MODULES = {"argparse", "os", "pathlib", "shutil", "sys", "time", "json", "kerastricks"}
 
 
 def recipe_paths() -> dict:
-    """Returns `{name: path}` for every recipe in the repository's `recipes/` folder."""
-    if not RECIPES.is_dir():
-        return {}
-    return {p.stem: p for p in sorted(RECIPES.glob("*.py")) if not p.name.startswith("_")}
+    """Returns `{name: path}` for every recipe (shipped in the wheel, or in the checkout)."""
+    for folder in RECIPE_FOLDERS:
+        paths = sorted(folder.glob("*.py")) if folder.is_dir() else []
+        recipes = {p.stem: p for p in paths if not p.name.startswith("_")}
+        if recipes:
+            return recipes
+    return {}
 
 
 class _UsageError(Exception):
@@ -50,16 +71,103 @@ def _run(name: str, argv: list) -> int:
     if name not in recipes:
         known = ", ".join(recipes) or "none found"
         raise _UsageError(f"unknown recipe {name!r}; known recipes: {known}")
-    spec = importlib.util.spec_from_file_location(f"kerastricks_recipe_{name}", recipes[name])
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     program = sys.argv
     sys.argv = [f"kerastricks run {name}", *argv]  # the recipe's usage names this command
     try:
-        result = module.main(argv)
+        # --help and argument errors answer here, before TensorFlow loads.
+        parser = _recipe_parser(recipes[name])
+        args = parser.parse_args(argv) if parser is not None else None
+        quiet = not getattr(args, "verbose", False)
+        if quiet:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        with _without_tensorflow_log_lines(quiet):
+            spec = importlib.util.spec_from_file_location(
+                f"kerastricks_recipe_{name}", recipes[name]
+            )
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            result = module.main(argv)
     finally:
         sys.argv = program
     return 0 if result is None or isinstance(result, dict) else int(result)
+
+
+# TensorFlow's C++ runtime logs through absl, which writes some lines to the process's
+# stderr before it reads TF_CPP_MIN_LOG_LEVEL ("WARNING: All log messages before
+# absl::InitializeLog()...", then `I0000 ... file.cc:31] ...`).
+TENSORFLOW_LOG_LINE = re.compile(
+    rb"^(WARNING: All log messages before absl::InitializeLog"
+    rb"|[IWEF]\d{4} [\d:.]+ +\d+ \S+\.cc:\d+\]"
+    rb"|To enable the following instructions: )"
+)
+
+
+@contextlib.contextmanager
+def _without_tensorflow_log_lines(active: bool):
+    """Passes the process's stderr (file descriptor 2) through a filter of TensorFlow's
+    C++ log lines; everything else (Python warnings, tracebacks) still reaches stderr."""
+    if not active:
+        yield
+        return
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+
+    def relay():
+        pending = b""
+        while chunk := os.read(read_end, 65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            kept = [line + b"\n" for line in lines if not TENSORFLOW_LOG_LINE.match(line)]
+            if kept:
+                os.write(terminal, b"".join(kept))
+        if pending and not TENSORFLOW_LOG_LINE.match(pending):
+            os.write(terminal, pending)
+        os.close(read_end)
+
+    thread = threading.Thread(target=relay, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(terminal, 2)  # closes the pipe's last write end: the relay sees its end
+        thread.join(timeout=5)  # a child process may still hold the pipe: do not wait on it
+        if not thread.is_alive():  # else the relay keeps writing to the terminal
+            os.close(terminal)
+
+
+def _recipe_parser(path: Path):
+    """The recipe's `build_parser()`, run without the rest of the recipe (no TensorFlow).
+
+    Returns `None` for a recipe without a top-level `build_parser`.
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    kept = []
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+            if all(n and n.split(".")[0] in PARSER_MODULES for n in names):
+                kept.append(node)
+        elif isinstance(node, ast.Assign) and _is_literal(node.value):
+            kept.append(node)
+        elif isinstance(node, ast.FunctionDef) and node.name == "build_parser":
+            kept.append(node)
+    if not any(isinstance(n, ast.FunctionDef) for n in kept):
+        return None
+    namespace = {"__name__": f"kerastricks_recipe_parser_{path.stem}", "__file__": str(path)}
+    namespace["__doc__"] = ast.get_docstring(tree)
+    exec(compile(ast.Module(body=kept, type_ignores=[]), str(path), "exec"), namespace)
+    return namespace["build_parser"]()
+
+
+def _is_literal(node) -> bool:
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, RecursionError):
+        return False
+    return True
 
 
 def _export(args) -> int:
@@ -72,7 +180,9 @@ def _export(args) -> int:
     import keras
     import numpy as np
 
-    import kerastricks as kt  # registers kerastricks' objects for loading
+    import kerastricks as kt
+
+    kt.load_all()  # registers kerastricks' objects for loading
 
     try:
         model = keras.saving.load_model(checkpoint, safe_mode=True)

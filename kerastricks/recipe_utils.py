@@ -1,46 +1,96 @@
 """What every recipe shares: its command-line flags, its set-up, and its report.
 
-A recipe calls `add_recipe_arguments(parser)`, then `strategy = prepare_run(args)`, builds
-and trains its models under `strategy.scope()`, and ends with `save_and_export(model, ...)`
-(a `.keras` file and a SavedModel, both reloaded and checked) and `write_report(...)`,
-which writes `metrics.json` and `report.md` (tables in Markdown, links to the PNGs it
-saved).
+A recipe builds its flags in a `build_parser()` that calls `add_recipe_arguments(parser,
+...)`, reads them with `parse_recipe_args(build_parser(), argv)`, then calls
+`strategy = prepare_run(args)`, builds and trains its models under `strategy.scope()`, and
+ends with `save_and_export(model, ...)` (a `.keras` file and a SavedModel, both reloaded
+and checked) and `write_report(...)`, which writes `metrics.json` and `report.md` (tables
+in Markdown, links to the PNGs it saved).
+
+Importing this module does not import TensorFlow (the argument helpers need none; the
+`kerastricks` command answers `--help` and argument errors without it).
 """
 
 import argparse
 import json
+import weakref
 from pathlib import Path
-
-import keras
-import tensorflow as tf
 
 from kerastricks._checks import check_type
 from kerastricks._usage import one_line_errors
-from kerastricks.distribute import is_chief, worker_dir
-from kerastricks.distribute import strategy as select_strategy
-from kerastricks.export import check_keras_round_trip, check_saved_model, export_saved_model
 
 __all__ = [
     "add_recipe_arguments",
     "markdown_table",
+    "non_negative_int",
+    "parse_recipe_args",
+    "positive_int",
     "prepare_run",
     "save_and_export",
+    "tensorboard_callbacks",
     "write_report",
+    "write_scalars",
 ]
 
 
-def add_recipe_arguments(parser: argparse.ArgumentParser, name: str, epochs: int):
+def _integer_at_least(lowest: int, words: str):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < lowest:
+            raise argparse.ArgumentTypeError(f"expected {words}, got {value}")
+        return value
+
+    parse.__name__ = words  # argparse names the type in its messages
+    return parse
+
+
+positive_int = _integer_at_least(1, "an integer >= 1")
+positive_int.__doc__ = """An `argparse` type: an integer of at least 1, else a one-line error.
+
+Example:
+
+>>> import kerastricks as kt
+>>> kt.recipe_utils.positive_int("3")
+3
+"""
+non_negative_int = _integer_at_least(0, "an integer >= 0")
+non_negative_int.__doc__ = """An `argparse` type: an integer of at least 0, else a one-line error.
+
+Example:
+
+>>> import kerastricks as kt
+>>> kt.recipe_utils.non_negative_int("0")
+0
+"""
+
+
+_QUICK_DEFAULTS = weakref.WeakKeyDictionary()  # parser -> its --quick defaults
+
+
+def add_recipe_arguments(
+    parser: argparse.ArgumentParser, name: str, epochs: int, quick: dict | None = None
+):
     """Adds the flags every recipe takes to `parser` and returns it.
 
     Flags: `--epochs` (default `epochs`), `--output` (default `out/NAME`), `--quick` (a run
     of a minute or two on a laptop CPU), `--distribute` (`auto`, `default`, `mirrored`,
-    `multiworker`), `--mixed-precision`, `--no-jit` and `--seed`. A bad flag is reported
-    in one line on stderr, with exit code 2, as by the `kerastricks` command.
+    `multiworker`), `--mixed-precision`, `--no-jit`, `--seed`, `--tensorboard DIR` (event
+    files for TensorBoard) and `--verbose` (TensorFlow's own log lines; the `kerastricks`
+    command hides them otherwise). A bad flag is reported in one line on stderr, with exit
+    code 2, as by the `kerastricks` command.
+
+    `--quick` changes defaults only: `parse_recipe_args` applies `quick` (`{dest: value}`)
+    to the flags the user did not type, so `--quick --epochs 5` trains 5 epochs.
 
     Args:
         parser: the recipe's `argparse.ArgumentParser`.
         name: the recipe's name, used for the default output folder.
         epochs: the default number of epochs of a full run.
+        quick: the defaults of a `--quick` run, keyed by flag destination
+            (`{"epochs": 1}`). Defaults to `None` (no change).
 
     Returns:
         `parser`, for chaining.
@@ -49,16 +99,26 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, name: str, epochs: int
 
     >>> import argparse
     >>> import kerastricks as kt
-    >>> parser = kt.recipe_utils.add_recipe_arguments(argparse.ArgumentParser(), "demo", 5)
-    >>> args = parser.parse_args(["--quick"])
+    >>> parser = kt.recipe_utils.add_recipe_arguments(
+    ...     argparse.ArgumentParser(), "demo", 5, quick={"epochs": 1})
+    >>> args = kt.recipe_utils.parse_recipe_args(parser, ["--quick"])
     >>> args.quick, args.epochs, args.output, args.distribute
-    (True, 5, 'out/demo', 'auto')
+    (True, 1, 'out/demo', 'auto')
+    >>> kt.recipe_utils.parse_recipe_args(parser, ["--quick", "--epochs", "5"]).epochs
+    5
     """
     check_type("parser", parser, argparse.ArgumentParser, "an argparse.ArgumentParser")
     one_line_errors(parser)  # a bad flag is one line on stderr and exit code 2
-    parser.add_argument("--epochs", type=int, default=epochs, help="epochs of a full run")
+    _QUICK_DEFAULTS[parser] = dict(quick or {})
+    parser.add_argument(
+        "--epochs", type=non_negative_int, default=epochs, help="epochs of a full run"
+    )
     parser.add_argument("--output", default=f"out/{name}", help="folder for the report")
-    parser.add_argument("--quick", action="store_true", help="a run of a minute or two on a CPU")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a run of a minute or two on a CPU (changes only defaults: flags you type win)",
+    )
     parser.add_argument(
         "--distribute",
         choices=("auto", "default", "mirrored", "multiworker"),
@@ -70,7 +130,45 @@ def add_recipe_arguments(parser: argparse.ArgumentParser, name: str, epochs: int
     )
     parser.add_argument("--no-jit", action="store_true", help="do not XLA-compile the steps")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument(
+        "--tensorboard", metavar="DIR", help="write TensorBoard event files into DIR"
+    )
+    parser.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines")
     return parser
+
+
+def parse_recipe_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
+    """Parses a recipe's flags; with `--quick`, its quick defaults fill the untyped flags.
+
+    Args:
+        parser: a parser made by `add_recipe_arguments`.
+        argv: the arguments, or `None` for `sys.argv[1:]`. Defaults to `None`.
+
+    Returns:
+        The parsed flags.
+
+    Example:
+
+    >>> import argparse
+    >>> import kerastricks as kt
+    >>> parser = kt.recipe_utils.add_recipe_arguments(
+    ...     argparse.ArgumentParser(), "demo", 5, quick={"epochs": 1, "seed": 7})
+    >>> args = kt.recipe_utils.parse_recipe_args(parser, ["--quick", "--seed", "3"])
+    >>> args.epochs, args.seed
+    (1, 3)
+    """
+    check_type("parser", parser, argparse.ArgumentParser, "an argparse.ArgumentParser")
+    args = parser.parse_args(argv)
+    quick = _QUICK_DEFAULTS.get(parser, {})
+    if not getattr(args, "quick", False) or not quick:
+        return args
+    # Defaults fill only the flags not typed: parse again with the quick defaults.
+    full = {dest: parser.get_default(dest) for dest in quick}
+    parser.set_defaults(**quick)
+    try:
+        return parser.parse_args(argv)
+    finally:
+        parser.set_defaults(**full)
 
 
 def prepare_run(args: argparse.Namespace):
@@ -97,6 +195,12 @@ def prepare_run(args: argparse.Namespace):
     >>> kt.recipe_utils.prepare_run(args).num_replicas_in_sync
     1
     """
+    import keras
+    import tensorflow as tf
+
+    from kerastricks.distribute import is_chief, worker_dir
+    from kerastricks.distribute import strategy as select_strategy
+
     keras.utils.set_random_seed(args.seed)
     keras.config.set_dtype_policy("mixed_float16" if args.mixed_precision else "float32")
     strategy = select_strategy(args.distribute)
@@ -109,7 +213,7 @@ def prepare_run(args: argparse.Namespace):
 
 
 def save_and_export(
-    model: keras.Model, output, sample, outputs=None, name: str = "model", export: bool = True
+    model, output, sample, outputs=None, name: str = "model", export: bool = True
 ) -> dict:
     """Ships a recipe's model: a checked `.keras` file and a checked SavedModel.
 
@@ -145,6 +249,8 @@ def save_and_export(
     >>> shipped["saved_model_max_abs_diff"]
     {'logits': 0.0}
     """
+    from kerastricks.export import check_keras_round_trip, check_saved_model, export_saved_model
+
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     keras_path = output / f"{name}.keras"
@@ -188,7 +294,111 @@ def markdown_table(columns: list, rows: list, digits: int = 4) -> str:
     return "\n".join(lines)
 
 
-def write_report(output, title: str, metrics: dict, sections: dict, images=()) -> Path:
+def tensorboard_callbacks(log_dir, run: str) -> list:
+    """The callbacks that write one training run into TensorBoard, or `[]` without `log_dir`.
+
+    Writes into `log_dir/run`: Keras's `TensorBoard` callback (every loss and metric in
+    the logs per epoch, which includes `MultiTaskModel`'s per-task sigmas and weights),
+    and, for a model compiled with `kt.optimizers.LearningRateMultiplier`, the effective
+    learning rate of every trainable variable per epoch as `learning_rate/VARIABLE_PATH`
+    (from `effective_learning_rates`). A `TrainingDoctor` writes its findings and probe
+    numbers there too when given `log_dir=Path(log_dir) / run`.
+
+    Args:
+        log_dir: the recipe's `--tensorboard` folder, or `None`.
+        run: the run's sub-folder, one per model trained (`"uncertainty"`, `"seed0"`).
+
+    Returns:
+        A list of Keras callbacks for `model.fit(callbacks=...)`.
+
+    Example:
+
+    >>> import kerastricks as kt
+    >>> kt.recipe_utils.tensorboard_callbacks(None, "run")
+    []
+    """
+    if log_dir is None:
+        return []
+    import keras
+
+    from kerastricks.optimizers import LearningRateMultiplier
+
+    folder = Path(log_dir) / run
+
+    class EffectiveLearningRates(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.writer = None
+            if isinstance(self.model.optimizer, LearningRateMultiplier):
+                import tensorflow as tf
+
+                self.writer = tf.summary.create_file_writer(str(folder / "learning_rates"))
+
+        def on_epoch_end(self, epoch, logs=None):
+            if self.writer is None:
+                return
+            import tensorflow as tf
+
+            rates = self.model.optimizer.effective_learning_rates(self.model)
+            with self.writer.as_default():
+                for path, rate in rates.items():
+                    tf.summary.scalar(f"learning_rate/{path}", rate, step=epoch)
+            self.writer.flush()
+
+        def on_train_end(self, logs=None):
+            if self.writer is not None:
+                self.writer.close()
+
+    board = keras.callbacks.TensorBoard(str(folder), write_graph=False, profile_batch=0)
+    return [board, EffectiveLearningRates()]
+
+
+def write_scalars(log_dir, run: str, scalars: dict) -> None:
+    """Writes series of numbers into TensorBoard (nothing when `log_dir` is `None`).
+
+    For numbers a recipe computes outside `model.fit`, such as an active-learning curve
+    (test accuracy against the number of labels).
+
+    Args:
+        log_dir: the recipe's `--tensorboard` folder, or `None`.
+        run: the run's sub-folder.
+        scalars: `{tag: [(step, value), ...]}`.
+
+    Example:
+
+    >>> import tempfile
+    >>> import kerastricks as kt
+    >>> kt.recipe_utils.write_scalars(tempfile.mkdtemp(), "curve", {"accuracy": [(20, 0.5)]})
+    """
+    if log_dir is None:
+        return
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(str(Path(log_dir) / run))
+    with writer.as_default():
+        for tag, series in scalars.items():
+            for step, value in series:
+                tf.summary.scalar(tag, float(value), step=int(step))
+    writer.close()
+
+
+def _images_to_tensorboard(log_dir, output: Path, images) -> None:
+    import numpy as np
+    import tensorflow as tf
+    from matplotlib import image as mpimg
+
+    writer = tf.summary.create_file_writer(str(Path(log_dir) / "report"))
+    with writer.as_default():
+        for image in images:
+            pixels = mpimg.imread(output / image)  # PNG: floats in [0, 1], RGB or RGBA
+            if pixels.ndim == 2:
+                pixels = np.stack([pixels] * 3, axis=-1)
+            tf.summary.image(Path(image).stem, pixels[None, ..., :3], step=0)
+    writer.close()
+
+
+def write_report(
+    output, title: str, metrics: dict, sections: dict, images=(), tensorboard=None
+) -> Path:
     """Writes `metrics.json` and `report.md` into `output`; returns the report's path.
 
     Args:
@@ -197,6 +407,9 @@ def write_report(output, title: str, metrics: dict, sections: dict, images=()) -
         metrics: JSON-able results, written to `metrics.json`.
         sections: `{heading: markdown text}`, written in order.
         images: file names (relative to `output`) of PNGs to show at the end.
+        tensorboard: a TensorBoard log folder (the recipe's `--tensorboard`): the
+            `images` are also written there, into `report/`, as image summaries named by
+            their file stems. Defaults to `None`.
 
     Returns:
         The path of `report.md`.
@@ -220,4 +433,6 @@ def write_report(output, title: str, metrics: dict, sections: dict, images=()) -
         parts += [f"![{Path(image).stem}]({image})", ""]
     report = output / "report.md"
     report.write_text("\n".join(parts))
+    if tensorboard is not None and images:
+        _images_to_tensorboard(tensorboard, output, images)
     return report

@@ -143,6 +143,7 @@ def full_data_model(seed, data, args, strategy):
         y_pool,
         epochs=args.epochs,
         batch_size=32 * strategy.num_replicas_in_sync,
+        callbacks=kt.recipe_utils.tensorboard_callbacks(args.tensorboard, f"full_data_seed{seed}"),
         verbose=2,
     )
     accuracy = float((model.predict(x_test, verbose=0).argmax(-1) == y_test).mean())
@@ -199,28 +200,45 @@ def plot(summary, full_accuracy, target, path):
     plt.close(figure)
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    kt.recipe_utils.add_recipe_arguments(parser, "active_learning", epochs=6)
-    parser.add_argument("--seeds", type=int, default=3, help="repetitions per strategy")
-    parser.add_argument("--initial", type=int, default=20, help="random seed-set size")
-    parser.add_argument("--query-size", type=int, default=20, help="labels per round")
-    parser.add_argument("--budget", type=int, default=200, help="total labels")
-    parser.add_argument("--members", type=int, default=5, help="ensemble members")
-    parser.add_argument("--mc-samples", type=int, default=20, help="MC dropout passes")
-    parser.add_argument("--min-epoch-size", type=int, default=512)
-    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    quick = {  # no XLA: every round compiles a fresh model, on tiny runs that costs more
+        "seeds": 1,
+        "budget": 40,
+        "epochs": 1,
+        "min_epoch_size": 128,
+        "members": 2,
+        "mc_samples": 4,
+        "no_jit": True,
+    }
+    kt.recipe_utils.add_recipe_arguments(parser, "active_learning", epochs=6, quick=quick)
+    count = kt.recipe_utils.positive_int
+
+    def strategy_names(text):
+        names = [name.strip() for name in text.split(",")]
+        for name in names:
+            if name not in STRATEGIES:
+                known = ", ".join(STRATEGIES)
+                raise argparse.ArgumentTypeError(f"unknown strategy {name!r}; choose from {known}")
+        return names
+
+    parser.add_argument("--seeds", type=count, default=3, help="repetitions per strategy")
+    parser.add_argument("--initial", type=count, default=20, help="random seed-set size")
+    parser.add_argument("--query-size", type=count, default=20, help="labels per round")
+    parser.add_argument("--budget", type=count, default=200, help="total labels")
+    parser.add_argument("--members", type=count, default=5, help="ensemble members")
+    parser.add_argument("--mc-samples", type=count, default=20, help="MC dropout passes")
+    parser.add_argument("--min-epoch-size", type=count, default=512)
+    parser.add_argument(
+        "--strategies", type=strategy_names, default=list(STRATEGIES), help="comma-separated"
+    )
     parser.add_argument("--resume", action="store_true", help="keep the stored labels")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.seeds, args.budget, args.epochs, args.min_epoch_size = 1, 40, 1, 128
-        args.members, args.mc_samples = 2, 4
-        # Every round compiles a fresh model: on tiny runs XLA costs more than it saves.
-        args.no_jit = True
-    names = [name.strip() for name in args.strategies.split(",")]
-    for name in names:
-        if name not in STRATEGIES:
-            parser.error(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
+    return parser
+
+
+def main(argv=None):
+    args = kt.recipe_utils.parse_recipe_args(build_parser(), argv)
+    names = args.strategies
     strategy = kt.recipe_utils.prepare_run(args)
     output = Path(args.output)
 
@@ -243,6 +261,10 @@ def main(argv=None):
             run_strategy(name, seed, data, args, strategy) for seed in range(args.seeds)
         ]
         seconds[name] = round(time.perf_counter() - start, 1)
+        for seed, curve in enumerate(curves[name]):
+            points = [(labels, accuracy) for labels, accuracy, *_ in curve]
+            run = f"{name}_seed{seed}"
+            kt.recipe_utils.write_scalars(args.tensorboard, run, {"test_accuracy": points})
         print(f"{name}: {curves[name][0][-1]} in {seconds[name]} s", flush=True)
     summary = summarise(curves, target)
 
@@ -318,6 +340,7 @@ def main(argv=None):
             "CEAL pseudo-labels trained on per round (mean over seeds)": pseudo_table,
         },
         images=["learning_curves.png"],
+        tensorboard=args.tensorboard,
     )
     kt.recipe_utils.save_and_export(full[-1][0], output, data[2][:8])
     return metrics

@@ -163,10 +163,15 @@ def save_strip(path, frames, rows, video_ids):
     plt.close(figure)
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    kt.recipe_utils.add_recipe_arguments(parser, "colorization_tracking", epochs=8)
-    args = parser.parse_args(argv)
+    quick = {"epochs": 1}
+    kt.recipe_utils.add_recipe_arguments(parser, "colorization_tracking", epochs=8, quick=quick)
+    return parser
+
+
+def main(argv=None):
+    args = kt.recipe_utils.parse_recipe_args(build_parser(), argv)
     strategy = kt.recipe_utils.prepare_run(args)
     output = Path(args.output)
     start = time.time()
@@ -175,7 +180,7 @@ def main(argv=None):
     # -- data: colored videos for training; masks only for validation and test --------
     counts = (24, 96, 4, 4) if args.quick else (400, 2400, 40, 60)
     num_train, num_pairs, num_val, num_test = counts
-    epochs = 1 if args.quick else args.epochs
+    epochs = args.epochs
     train = kt.datasets.moving_shapes(num_train, FRAMES, SIZE, seed=args.seed + 1)
     val = kt.datasets.moving_shapes(num_val, FRAMES, SIZE, seed=args.seed + 2)
     test = kt.datasets.moving_shapes(num_test, FRAMES, SIZE, seed=args.seed + 3)
@@ -200,7 +205,14 @@ def main(argv=None):
         )
     batch_size = 32 * strategy.num_replicas_in_sync
     fit_start = time.time()
-    history = colorizer.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=2)
+    history = colorizer.fit(
+        x_train,
+        y_train,
+        batch_size=batch_size,
+        epochs=epochs,
+        callbacks=kt.recipe_utils.tensorboard_callbacks(args.tensorboard, "colorizer"),
+        verbose=2,
+    )
     train_seconds = time.time() - fit_start
 
     # -- evaluation: choose each pointer's settings on validation videos, J on test ----
@@ -278,6 +290,7 @@ def main(argv=None):
         metrics,
         {"Setup": setup, "Region similarity J (mean IoU over objects and frames 1..7)": table},
         images=["tracking_strip.png"],
+        tensorboard=args.tensorboard,
     )
     print(table)
     return metrics

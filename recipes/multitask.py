@@ -100,7 +100,7 @@ def configurations(quick):
     return configs
 
 
-def train(args, strategy, weighting, data):
+def train(args, strategy, weighting, data, run):
     """Builds, compiles and fits the network with one weighting; returns model and History."""
     x, y, weights = data
     batch = args.batch_size * strategy.num_replicas_in_sync
@@ -133,7 +133,13 @@ def train(args, strategy, weighting, data):
         (x, {n: y[n] for n in names}, {n: weights[n] for n in names})
     )
     dataset = dataset.shuffle(len(x), seed=args.seed).batch(batch, drop_remainder=True)
-    history = model.fit(dataset.prefetch(2), epochs=args.epochs, verbose=2, shuffle=False)
+    history = model.fit(
+        dataset.prefetch(2),
+        epochs=args.epochs,
+        callbacks=kt.recipe_utils.tensorboard_callbacks(args.tensorboard, run),
+        verbose=2,
+        shuffle=False,
+    )
     return model, history.history
 
 
@@ -180,13 +186,16 @@ def plot_sigmas(histories, path):
     plt.close(figure)
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    kt.recipe_utils.add_recipe_arguments(parser, "multitask", epochs=8)
-    parser.add_argument("--train-size", type=int, default=1536, help="training scenes")
-    parser.add_argument("--test-size", type=int, default=512, help="held-out scenes")
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=32, help="per replica")
+    # A smoke run: tiny data, and no XLA (compiling dominates a short run).
+    quick = {"epochs": 1, "train_size": 128, "test_size": 64, "no_jit": True}
+    kt.recipe_utils.add_recipe_arguments(parser, "multitask", epochs=8, quick=quick)
+    count = kt.recipe_utils.positive_int
+    parser.add_argument("--train-size", type=count, default=1536, help="training scenes")
+    parser.add_argument("--test-size", type=count, default=512, help="held-out scenes")
+    parser.add_argument("--image-size", type=count, default=32)
+    parser.add_argument("--batch-size", type=count, default=32, help="per replica")
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument(
         "--log-variance-multiplier",
@@ -194,9 +203,11 @@ def main(argv=None):
         default=20.0,
         help="learning-rate multiplier of the uncertainty log-variances (1 = same rate)",
     )
-    args = parser.parse_args(argv)
-    if args.quick:  # a smoke run: tiny data, and no XLA (compiling dominates a short run)
-        args.epochs, args.train_size, args.test_size, args.no_jit = 1, 128, 64, True
+    return parser
+
+
+def main(argv=None):
+    args = kt.recipe_utils.parse_recipe_args(build_parser(), argv)
     strategy = kt.recipe_utils.prepare_run(args)
     output = Path(args.output)
 
@@ -207,7 +218,7 @@ def main(argv=None):
     for label, weighting in configurations(args.quick):
         print(f"--- {label}")
         keras.utils.set_random_seed(args.seed)
-        model, history = train(args, strategy, weighting, data)
+        model, history = train(args, strategy, weighting, data, run=label)
         scores = evaluate(model, *test, batch=128)
         trained = model.task_names
         if isinstance(weighting, dict):
@@ -249,6 +260,7 @@ def main(argv=None):
             "Results on held-out scenes (weights: Seg., Inst., Depth)": table,
         },
         images=["sigmas.png"],
+        tensorboard=args.tensorboard,
     )
     return metrics
 

@@ -104,28 +104,32 @@ def pose_model(aux_weight, jit_compile, image_size):
 # -- training ------------------------------------------------------------------------
 
 
-def train(model, train, test, targets, args, batch_size):
+def train(model, train, test, targets, args, batch_size, run):
     """Fits with the doctor watching; returns the history and the doctor's finding codes."""
     probe = (test[0][:64], {k: test[1][k][:64] for k in targets})
-    doctor = kt.callbacks.TrainingDoctor(probe, check_labels=False, verbose=1)
+    log_dir = None if args.tensorboard is None else Path(args.tensorboard) / run
+    doctor = kt.callbacks.TrainingDoctor(probe, check_labels=False, verbose=1, log_dir=log_dir)
     history = model.fit(
         train[0],
         {k: train[1][k] for k in targets},
         validation_data=(test[0][64:], {k: test[1][k][64:] for k in targets}),
         batch_size=batch_size,
         epochs=args.epochs,
-        callbacks=[doctor],
+        callbacks=[doctor, *kt.recipe_utils.tensorboard_callbacks(args.tensorboard, run)],
         verbose=2,
     )
     return history.history, sorted({f.code for f in doctor.findings})
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    kt.recipe_utils.add_recipe_arguments(parser, "surrogate_targets", epochs=10)
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.epochs = min(args.epochs, 2)
+    quick = {"epochs": 2}
+    kt.recipe_utils.add_recipe_arguments(parser, "surrogate_targets", epochs=10, quick=quick)
+    return parser
+
+
+def main(argv=None):
+    args = kt.recipe_utils.parse_recipe_args(build_parser(), argv)
     strategy = kt.recipe_utils.prepare_run(args)
     output = Path(args.output)
     batch_size = 64 * strategy.num_replicas_in_sync
@@ -159,10 +163,10 @@ def main(argv=None):
                     verbose=0,
                 )
                 metrics["lr_finder_suggestion"] = finder.suggested_learning_rate
-            history, codes = train(
-                model, train_set, test_set, (target, "slope_positive"), args, batch_size
-            )
             name = f"{target} / {training}"
+            history, codes = train(
+                model, train_set, test_set, (target, "slope_positive"), args, batch_size, name
+            )
             curves[name] = history[f"val_{target}_accuracy"]
             result = {
                 "target_accuracy": curves[name][-1],
@@ -200,7 +204,13 @@ def main(argv=None):
             with strategy.scope():
                 model = pose_model(weight, args.jit_compile, image_size)
             history, codes = train(
-                model, train_pose, test_pose, ("pose", "part_map"), pose_args, batch_size
+                model,
+                train_pose,
+                test_pose,
+                ("pose", "part_map"),
+                pose_args,
+                batch_size,
+                f"pose weight {weight} seed {seed}",
             )
             r2 = [1.0 - v / variance for v in history["val_pose_loss"]]
             # Detection: is the cell the map scores highest for the hand (foot) the right one?
@@ -271,7 +281,12 @@ def main(argv=None):
         ["lr_finder.png"] if "lr_finder_suggestion" in metrics else []
     )
     kt.recipe_utils.write_report(
-        output, "Surrogate and auxiliary targets", metrics, sections, images
+        output,
+        "Surrogate and auxiliary targets",
+        metrics,
+        sections,
+        images,
+        tensorboard=args.tensorboard,
     )
     return metrics
 

@@ -331,30 +331,40 @@ def plot_losses(path, histories):
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    kt.recipe_utils.add_recipe_arguments(parser, "vid2depth", epochs=30)
+    quick = {
+        "epochs": 3,
+        "steps_per_epoch": 4,
+        "train_sequences": 2,
+        "test_sequences": 1,
+        "sequence_length": 6,
+        "variants": ["all"],
+        "scales": 2,
+    }
+    kt.recipe_utils.add_recipe_arguments(parser, "vid2depth", epochs=30, quick=quick)
+    count = kt.recipe_utils.positive_int
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--reconstruction-weight", type=float, default=0.85)
     parser.add_argument("--ssim-weight", type=float, default=0.15)
     parser.add_argument("--smoothness-weight", type=float, default=0.05)
     parser.add_argument("--icp-weight", type=float, default=0.1)
-    parser.add_argument("--icp-iterations", type=int, default=3)
-    parser.add_argument("--icp-points", type=int, default=512, help="points per cloud")
-    parser.add_argument("--icp-stride", type=int, default=8, help="pixel stride at scale 0")
+    parser.add_argument("--icp-iterations", type=count, default=3)
+    parser.add_argument("--icp-points", type=count, default=512, help="points per cloud")
+    parser.add_argument("--icp-stride", type=count, default=8, help="pixel stride at scale 0")
     parser.add_argument(
         "--icp-normalize",
         action="store_true",
         help="ICP on clouds in units of the target's mean predicted depth, a scale-free "
         "variant (default: in the network's depth units, as the paper; measured better)",
     )
-    parser.add_argument("--image-size", type=int, nargs=2, default=[32, 96])
-    parser.add_argument("--train-sequences", type=int, default=96)
-    parser.add_argument("--test-sequences", type=int, default=16)
-    parser.add_argument("--sequence-length", type=int, default=12)
-    parser.add_argument("--steps-per-epoch", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=4, help="windows per replica")
+    parser.add_argument("--image-size", type=count, nargs=2, default=[32, 96])
+    parser.add_argument("--train-sequences", type=count, default=96)
+    parser.add_argument("--test-sequences", type=count, default=16)
+    parser.add_argument("--sequence-length", type=count, default=12)
+    parser.add_argument("--steps-per-epoch", type=count, default=100)
+    parser.add_argument("--batch-size", type=count, default=4, help="windows per replica")
     parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--width", type=int, default=16, help="channels of the first layer")
-    parser.add_argument("--scales", type=int, default=4, choices=(1, 2, 3, 4))
+    parser.add_argument("--width", type=count, default=16, help="channels of the first layer")
+    parser.add_argument("--scales", type=count, default=4, choices=(1, 2, 3, 4))
     return parser
 
 
@@ -422,6 +432,7 @@ def train_variants(model, args, strategy, train, test, output):
             epochs=args.epochs,
             steps_per_epoch=args.steps_per_epoch,
             shuffle=False,  # the dataset shuffles, in the same order for every variant
+            callbacks=kt.recipe_utils.tensorboard_callbacks(args.tensorboard, name),
             verbose=2,
         )
         histories[name], seconds[name] = history.history, time.perf_counter() - start
@@ -444,11 +455,7 @@ def train_variants(model, args, strategy, train, test, output):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    if args.quick:
-        args.epochs, args.steps_per_epoch = 3, 4
-        args.train_sequences, args.test_sequences, args.sequence_length = 2, 1, 6
-        args.image_size, args.variants, args.scales = [32, 96], args.variants[:1], 2
+    args = kt.recipe_utils.parse_recipe_args(build_parser(), argv)
     strategy = kt.recipe_utils.prepare_run(args)
     output = Path(args.output)
 
@@ -497,6 +504,7 @@ def main(argv=None):
             "Run": f"`{' '.join(argv or [])}`; training seconds per variant: {seconds}",
         },
         images=["depth.png", "losses.png"],
+        tensorboard=args.tensorboard,
     )
     return metrics
 

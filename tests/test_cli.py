@@ -28,9 +28,11 @@ TENSORFLOW_STARTUP = re.compile(
 )
 
 
-def kerastricks(*args, cwd=None):
+def kerastricks(*args, cwd=None, tf_log_level="2"):
     """Runs `python -m kerastricks ARGS` on this checkout; returns the completed process."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL=tf_log_level)
+    if tf_log_level is None:
+        del env["TF_CPP_MIN_LOG_LEVEL"]
     return subprocess.run(
         [sys.executable, "-m", "kerastricks", *map(str, args)],
         capture_output=True,
@@ -73,9 +75,102 @@ def test_unknown_recipe_and_bad_recipe_flag_are_one_line_errors():
     )
 
 
+def without_tensorflow(*argv):
+    """Runs `kerastricks ARGV` in a fresh process that reports whether TensorFlow or Keras
+    was imported (as the last line of its stdout)."""
+    program = (
+        "import sys\n"
+        "from kerastricks.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "heavy = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"
+        "print('imported:', heavy)\n"
+        "sys.exit(code)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", program, *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
+    *answer, imported = result.stdout.splitlines()
+    return result, "\n".join(answer), imported
+
+
+def test_list_imports_no_tensorflow_and_prints_only_its_answer():
+    result, answer, imported = without_tensorflow("list")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert imported == "imported: []"
+    assert [line.split()[0] for line in answer.splitlines()] == sorted(cli.recipe_paths())
+    assert len(cli.recipe_paths()) == 6
+
+
+@pytest.mark.parametrize(
+    "argv, code, pattern",
+    [
+        (["run", "multitask", "--help"], 0, r"^usage: kerastricks run multitask"),
+        (["run", "vid2depth", "--help"], 0, r"^usage: kerastricks run vid2depth"),
+        (["export", "--help"], 0, r"^usage: kerastricks export"),
+        (["run", "multitask", "--epochs", "-3"], 2, r"argument --epochs: .*>= 0, got -3"),
+        (["run", "transfer_learning", "--seeds", "0"], 2, r"argument --seeds: .*>= 1, got 0"),
+        (["run", "vid2depth", "--scales", "7"], 2, r"argument --scales: invalid choice"),
+        (["run", "active_learning", "--strategies", "random,bogus"], 2, r"'bogus'"),
+        (["run", "surrogate_targets", "--no-such-flag"], 2, r"unrecognized arguments"),
+    ],
+)
+def test_help_and_argument_errors_import_no_tensorflow(argv, code, pattern):
+    result, answer, imported = without_tensorflow(*argv)
+    assert imported == "imported: []"
+    assert result.returncode == code, (result.returncode, result.stderr)
+    if code == 0:  # help: on stdout, nothing on stderr
+        assert re.search(pattern, answer) and result.stderr == "", result.stderr
+    else:  # one line on stderr naming the argument, nothing on stdout
+        assert answer == "" and len(result.stderr.splitlines()) == 1, result.stderr
+        assert re.search(pattern, result.stderr), result.stderr
+
+
+def test_quick_sets_defaults_and_never_overrides_typed_flags():
+    from kerastricks.recipe_utils import parse_recipe_args
+    from tests.helpers import load_recipe
+
+    parser = load_recipe("multitask").build_parser()
+    full = parse_recipe_args(parser, [])
+    quick = parse_recipe_args(parser, ["--quick"])
+    typed = parse_recipe_args(parser, ["--quick", "--epochs", "5", "--train-size", "300"])
+    # multitask's full defaults and its quick defaults, as its build_parser states them.
+    assert (full.epochs, full.train_size, full.test_size) == (8, 1536, 512)
+    assert (quick.epochs, quick.train_size, quick.test_size) == (1, 128, 64)
+    assert (typed.epochs, typed.train_size, typed.test_size) == (5, 300, 64)
+    # Parsing with --quick leaves the parser's own defaults untouched.
+    assert parse_recipe_args(parser, []).epochs == 8
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_tensorflow_log_lines_are_filtered_from_stderr(capfd, verbose):
+    lines = [
+        b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        b"I0000 00:00:1795701789.839910    6694 cudart_stub.cc:31] Could not find cuda drivers",
+        b"a Python warning the user must see",
+        b"E0000 00:00:1795701804.607908    6694 cuda_platform.cc:52] failed call to cuInit",
+        b"Traceback (most recent call last):",
+    ]
+    with cli._without_tensorflow_log_lines(active=not verbose):
+        os.write(2, b"\n".join(lines) + b"\n")
+    shown = capfd.readouterr().err.splitlines()
+    expected = lines if verbose else [lines[2], lines[4]]
+    assert shown == [line.decode() for line in expected]
+
+
 def test_run_quick_recipe(tmp_path):
-    result = kerastricks("run", "transfer_learning", "--quick", "--output", tmp_path)
+    # As a user runs it: no TF_CPP_MIN_LOG_LEVEL, and no TensorFlow log lines on stderr.
+    result = kerastricks(
+        "run", "transfer_learning", "--quick", "--output", tmp_path, tf_log_level=None
+    )
     assert result.returncode == 0, result.stderr[-3000:]
+    assert not [line for line in result.stderr.splitlines() if TENSORFLOW_STARTUP.match(line)]
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert all(0.0 <= row["accuracy"] <= 1.0 for row in metrics["results"])
     assert (tmp_path / "model.keras").exists()

@@ -176,3 +176,28 @@ def test_deprecated_names_stay_public_and_wrap_their_replacement():
 if __name__ == "__main__" and "--update" in sys.argv:
     SURFACE.write_text(json.dumps(sorted(n for n, _ in public_objects()), indent=1) + "\n")
     print(f"wrote {SURFACE}")
+
+
+def test_import_after_keras_registers_every_object_for_load_model(tmp_path):
+    # A user's script: `import keras`, `import kerastricks`, then load a saved model that
+    # uses a kerastricks object, touching no `kt.` attribute first (a fresh process).
+    import subprocess
+
+    path = tmp_path / "model.keras"
+    model = keras.Sequential([keras.Input((2,)), kt.layers.MCDropout(0.1), keras.layers.Dense(1)])
+    model.compile(kt.optimizers.LearningRateMultiplier("sgd"), "mse")
+    model.save(path)
+    script = (
+        "import keras\nimport kerastricks\n"
+        f"model = keras.saving.load_model({str(path)!r}, safe_mode=True)\n"
+        "print(type(model.optimizer).__name__)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("LearningRateMultiplier")

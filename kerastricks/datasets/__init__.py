@@ -1,6 +1,7 @@
 """Offline data with ground truth: bundled digits and photos, synthetic scenes and videos."""
 
 from kerastricks.datasets.digits import load_digits
+from kerastricks.datasets.image_folder import check_image_folder, image_folder
 from kerastricks.datasets.line_slopes import line_slopes
 from kerastricks.datasets.moving_shapes import moving_shapes
 from kerastricks.datasets.pose_parts import pose_parts
@@ -9,6 +10,8 @@ from kerastricks.datasets.subsets import per_class_sample, split_classes
 from kerastricks.datasets.synthetic_driving import synthetic_driving
 
 __all__ = [
+    "check_image_folder",
+    "image_folder",
     "line_slopes",
     "load_digits",
     "moving_shapes",

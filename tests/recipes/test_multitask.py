@@ -6,12 +6,42 @@ import numpy as np
 import pytest
 
 from tests.helpers import check_recipe_exports, load_recipe
+from tests.test_recipe_utils import events
+
+
+def check_tensorboard(board, metrics):
+    """Each configuration's losses (and, for the learned weighting, its sigmas and the
+    log-variances' effective learning rate) per epoch, and the report's picture."""
+    label = "3 task uncertainty weighting"
+    train = events(board / label / "train")
+    sigmas = metrics["histories"][label]["depth_sigma"]
+    # The event file holds the sigma the history holds (both float32 of the same value).
+    assert [float(v) for _, v in train["epoch_depth_sigma"]] == pytest.approx(sigmas)
+    for task in ("segmentation", "instance", "depth"):
+        assert len(train[f"epoch_{task}_loss"]) == 1 and f"epoch_{task}_sigma" in train
+    rates = events(board / label / "learning_rates")
+    log_variance = [tag for tag in rates if "uncertainty_weighting" in tag]
+    other = [tag for tag in rates if "uncertainty_weighting" not in tag]
+    assert log_variance and other
+    # The recipe's default multiplier: the log-variances learn 20x faster than the rest.
+    # Written after the one quick epoch (128 scenes, batches of 32: 4 steps), where the
+    # recipe's CosineDecay(3e-3, decay_steps=4) has reached 0 for every variable.
+    last = {tag: float(series[-1][1]) for tag, series in rates.items()}
+    assert all(value == pytest.approx(0.0, abs=1e-12) for value in last.values()), last
+    assert "epoch_loss" in events(board / "Unweighted sum of losses" / "train")
+    ((step, picture),) = events(board / "report")["sigmas"]
+    assert step == 0 and picture[2][:8] == b"\x89PNG\r\n\x1a\n"  # a PNG in the summary
 
 
 @pytest.mark.parametrize("distribute", ["default", "mirrored"])
 def test_quick_run_writes_report(tmp_path, distribute):
     recipe = load_recipe("multitask")
-    metrics = recipe.main(["--quick", "--output", str(tmp_path), "--distribute", distribute])
+    argv = ["--quick", "--output", str(tmp_path), "--distribute", distribute]
+    if distribute == "default":  # once: the TensorBoard files, read back
+        argv += ["--tensorboard", str(tmp_path / "board")]
+    metrics = recipe.main(argv)
+    if distribute == "default":
+        check_tensorboard(tmp_path / "board", metrics)
     for name in ("report.md", "metrics.json", "sigmas.png", "model.keras"):
         assert (tmp_path / name).exists(), name
     assert json.loads((tmp_path / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
