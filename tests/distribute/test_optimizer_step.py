@@ -18,6 +18,7 @@ X = RNG.normal(size=(8, 3)).astype("float32")
 Y = RNG.normal(size=(8, 1)).astype("float32")
 
 
+@keras.saving.register_keras_serializable(package="tests")
 class Regressor(keras.Model):
     def train_step(self, data):
         x, y = data
@@ -27,6 +28,7 @@ class Regressor(keras.Model):
         return {"loss": loss}
 
 
+@keras.saving.register_keras_serializable(package="tests")
 class PlainTape(keras.Model):
     """The pattern the recipe used before: the replica's mean loss differentiated as is."""
 

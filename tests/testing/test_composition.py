@@ -8,38 +8,14 @@ collective strategy in this process would clash); the default all-reduce runs in
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import kerastricks as kt
+from tests.distribute.test_optimizer_step import PlainTape, Regressor
 from tests.helpers import two_device_strategy
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(16, 3)).astype("float32")
 Y = (X @ np.array([[1.0], [-1.0], [0.5]], "float32")).astype("float32")
-
-
-@keras.saving.register_keras_serializable(package="tests")
-class PlainTape(keras.Model):
-    """A custom step that forgets the replica scaling: 2x the step on two replicas."""
-
-    def train_step(self, data):
-        x, y = data
-        with tf.GradientTape() as tape:
-            loss = keras.ops.mean((self(x, training=True) - y) ** 2)
-        self.optimizer.apply(
-            tape.gradient(loss, self.trainable_variables), self.trainable_variables
-        )
-        return {"loss": loss}
-
-
-@keras.saving.register_keras_serializable(package="tests")
-class Scaled(keras.Model):
-    def train_step(self, data):
-        x, y = data
-        loss = kt.distribute.optimizer_step(
-            self, lambda: keras.ops.mean((self(x, training=True) - y) ** 2)
-        )
-        return {"loss": loss}
 
 
 def workflow(cls):
@@ -66,7 +42,9 @@ def test_replica_scaling_bug_fails_the_mirrored_cell_only():
 
 def test_optimizer_step_passes_every_cell_it_can_run_here():
     results = kt.testing.check_composition(
-        workflow(Scaled), cells=["xla", "mirrored", "save_resume"], strategy=two_device_strategy()
+        workflow(Regressor),
+        cells=["xla", "mirrored", "save_resume"],
+        strategy=two_device_strategy(),
     )
     assert [r.status for r in results] == ["pass"] * 3, results
     assert max(r.largest for r in results) < 1e-5  # float32 reorderings only
@@ -76,4 +54,4 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="kt.testing.Workflow"):
         kt.testing.check_composition(object())
     with pytest.raises(ValueError, match="Cells are"):
-        kt.testing.check_composition(workflow(Scaled), cells=["tpu"])
+        kt.testing.check_composition(workflow(Regressor), cells=["tpu"])
