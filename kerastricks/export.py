@@ -241,9 +241,12 @@ def _input_names(model) -> list:
     """
     config = model.get_config()
     entries = config.get("input_layers")
+    if isinstance(entries, dict):  # dict inputs: `model.inputs` follows the sorted keys
+        entries = [entries[key] for key in sorted(entries)]
     if entries:
         entries = [entries] if isinstance(entries[0], str) else entries
-        return [entry[0] for entry in entries]
+        if len(entries) == len(model.inputs):
+            return [entry[0] for entry in entries]
     layers = config.get("layers") or []
     if len(model.inputs) == 1 and layers and layers[0].get("class_name") == "InputLayer":
         return [layers[0]["config"]["name"]]
