@@ -39,13 +39,13 @@ def optimizer_step(model, loss_fn, variables=None):
     ...         x, y = data
     ...         loss = kt.distribute.optimizer_step(
     ...             self, lambda: keras.ops.mean((self(x, training=True) - y) ** 2))
-    ...         return {"loss": loss}
+    ...         return {"mse": loss}
     >>> inputs = keras.Input((3,))
     >>> model = Regressor(inputs, keras.layers.Dense(1)(inputs))
     >>> model.compile(optimizer="sgd")
     >>> x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
     >>> history = model.fit(x, x[:, :1], epochs=2, verbose=0)
-    >>> history.history["loss"][1] < history.history["loss"][0]
+    >>> history.history["mse"][1] < history.history["mse"][0]
     True
     """
     optimizer = getattr(model, "optimizer", None)

@@ -23,6 +23,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import kerastricks as kt  # noqa: E402
+from kerastricks.testing.composition import CELLS  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -204,7 +205,7 @@ def run(names=None):
 
 
 def markdown(rows) -> str:
-    cells = list(kt.testing.CELLS)
+    cells = list(CELLS)
     lines = [
         "| workflow | " + " | ".join(cells) + " |",
         "| --- | " + " | ".join("---" for _ in cells) + " |",
