@@ -7,7 +7,9 @@ Removing a released name fails `test_api_surface_matches` (it breaks users' code
 import ast
 import inspect
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -181,8 +183,6 @@ if __name__ == "__main__" and "--update" in sys.argv:
 def test_import_after_keras_registers_every_object_for_load_model(tmp_path):
     # A user's script: `import keras`, `import kerastricks`, then load a saved model that
     # uses a kerastricks object, touching no `kt.` attribute first (a fresh process).
-    import subprocess
-
     path = tmp_path / "model.keras"
     model = keras.Sequential([keras.Input((2,)), kt.layers.MCDropout(0.1), keras.layers.Dense(1)])
     model.compile(kt.optimizers.LearningRateMultiplier("sgd"), "mse")
@@ -197,7 +197,7 @@ def test_import_after_keras_registers_every_object_for_load_model(tmp_path):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().endswith("LearningRateMultiplier")

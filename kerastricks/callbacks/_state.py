@@ -2,9 +2,10 @@
 
 import math
 
+import keras
 import numpy as np
 
-__all__ = ["StepLosses", "restore", "snapshot", "unique_variables", "innermost_optimizer"]
+__all__ = ["StepLosses", "restore", "snapshot", "unique_variables", "unscaled_optimizer"]
 
 
 def unique_variables(*groups):
@@ -29,9 +30,13 @@ def restore(variables, values) -> None:
         variable.assign(value)
 
 
-def innermost_optimizer(optimizer):
-    """Follows `inner_optimizer` (loss scaling, per-layer rate wrappers) to the real one."""
-    while getattr(optimizer, "inner_optimizer", None) is not None:
+def unscaled_optimizer(optimizer):
+    """The optimizer inside Keras's loss scaling (`mixed_float16` wraps the compiled one).
+
+    Stops there: a `LearningRateMultiplier` is the optimizer whose learning rate and state
+    drive training, not its inner template.
+    """
+    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         optimizer = optimizer.inner_optimizer
     return optimizer
 

@@ -5,6 +5,7 @@ import contextlib
 import keras
 
 from kerastricks._checks import check_int, fail
+from kerastricks.callbacks._state import unscaled_optimizer
 from kerastricks.optimizers.learning_rate_multiplier import LearningRateMultiplier
 from kerastricks.transfer.freezing import set_trainable, trainable_if_unfrozen
 from kerastricks.transfer.layer_tree import find_layer
@@ -127,8 +128,7 @@ class GradualUnfreezing(keras.callbacks.Callback):
 
 def _growable_optimizer(optimizer):
     """The `LearningRateMultiplier` under Keras's loss scaling, or a `TypeError`."""
-    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        optimizer = optimizer.inner_optimizer
+    optimizer = unscaled_optimizer(optimizer)
     if not isinstance(optimizer, LearningRateMultiplier):
         fail(
             "GradualUnfreezing needs an optimizer that can take on variables during "

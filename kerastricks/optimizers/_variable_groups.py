@@ -101,10 +101,7 @@ class VariableGroups:
 
     def load(self, store):
         """Assigns saved values to built groups; keeps the rest for groups built later."""
-        wanted = {}
-        for name in store.keys():
-            wanted[name] = store[name]
-        self.stash = wanted
+        self.stash = {name: store[name] for name in store.keys()}
         for key, optimizer in self.optimizers.items():
             self._restore(key, optimizer)
 

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerastricks._checks import check_type, fail
+from kerastricks.callbacks._state import unscaled_optimizer
 
 __all__ = ["CELLS", "CellResult", "Workflow", "check_composition", "mirrored_strategy"]
 
@@ -264,7 +265,7 @@ def _train(workflow, cell, skip):
         "initial": initial,
         "weights": [np.array(v.numpy(), np.float64) for v in model.weights],
         "optimizer": [
-            np.array(v.numpy(), np.float64) for v in _unscaled(model.optimizer).variables
+            np.array(v.numpy(), np.float64) for v in unscaled_optimizer(model.optimizer).variables
         ],
         "metrics": {k: float(v[-1]) for k, v in history.history.items()},
         "summary": workflow.summary(model, callbacks[:-1]) if workflow.summary else {},
@@ -287,15 +288,18 @@ class _StepRecorder(keras.callbacks.Callback):
         self.skip, self.skipped, self.batch, self.saved = set(skip), [], 0, None
 
     def on_train_begin(self, logs=None):
-        optimizer = _unscaled(self.model.optimizer)
+        optimizer = unscaled_optimizer(self.model.optimizer)
         if not optimizer.built:  # slots must exist before a skipped first step is saved
             optimizer.build(self.model.trainable_variables)
 
     def _state(self):
-        return list(self.model.trainable_variables) + _unscaled(self.model.optimizer).variables
+        return (
+            list(self.model.trainable_variables)
+            + unscaled_optimizer(self.model.optimizer).variables
+        )
 
     def on_train_batch_begin(self, batch, logs=None):
-        self.before = int(_unscaled(self.model.optimizer).iterations.numpy())
+        self.before = int(unscaled_optimizer(self.model.optimizer).iterations.numpy())
         if self.batch in self.skip:
             self.saved = [(v, v.numpy()) for v in self._state()]
 
@@ -304,16 +308,9 @@ class _StepRecorder(keras.callbacks.Callback):
             for variable, value in self.saved:
                 variable.assign(value)
             self.saved = None
-        elif int(_unscaled(self.model.optimizer).iterations.numpy()) == self.before:
+        elif int(unscaled_optimizer(self.model.optimizer).iterations.numpy()) == self.before:
             self.skipped.append(self.batch)
         self.batch += 1
-
-
-def _unscaled(optimizer):
-    """The optimizer inside Keras's loss scaling, whose state the reference also has."""
-    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        optimizer = optimizer.inner_optimizer
-    return optimizer
 
 
 def _compare(cell, reference, run, tolerance):
