@@ -40,7 +40,9 @@ def build_network(image_size: int, width: int = 12) -> tuple:
 
     def block(x, filters, name):
         x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
-        x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+        # Synchronized: on several replicas the statistics are the global batch's, so the
+        # training does not depend on the number of GPUs (same as unsynchronized on one).
+        x = keras.layers.BatchNormalization(synchronized=True, name=f"{name}_bn")(x)
         return keras.layers.Activation("relu", name=f"{name}_relu")(x)
 
     inputs = keras.Input((image_size, image_size, 3), name="image")
@@ -63,8 +65,10 @@ def losses():
     """The per-task losses, as Kendall et al.: cross-entropy, and L1 for both regressions."""
     return {
         "segmentation": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        # Averaged over object pixels only: the sample weight is the object mask.
-        "instance": keras.losses.MeanAbsoluteError(reduction="mean_with_sample_weight"),
+        # Averaged over object pixels only (the sample weight is the object mask), of the
+        # global batch: Keras's reduction="mean_with_sample_weight" would average each
+        # replica's own mean instead, and depend on the number of replicas.
+        "instance": kt.losses.GlobalWeightedMean("mean_absolute_error"),
         "depth": keras.losses.MeanAbsoluteError(),
     }
 

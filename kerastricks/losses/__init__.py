@@ -2,6 +2,7 @@
 
 from kerastricks.losses.depth_smoothness import DepthSmoothness, depth_smoothness
 from kerastricks.losses.dssim import DSSIM, dssim
+from kerastricks.losses.global_weighted_mean import GlobalWeightedMean
 from kerastricks.losses.icp_alignment import ICPAlignment, icp_alignment
 from kerastricks.losses.masked_reconstruction import MaskedReconstruction, masked_reconstruction
 from kerastricks.losses.ms_ssim import ms_ssim
@@ -14,6 +15,7 @@ from kerastricks.losses.ssim import SSIM, SSIMLoss, ssim, ssim_loss
 __all__ = [
     "DSSIM",
     "DepthSmoothness",
+    "GlobalWeightedMean",
     "ICPAlignment",
     "MaskedReconstruction",
     "QuantizedColorCrossEntropy",

@@ -1,5 +1,6 @@
 """The composition harness: check that a training gives the same result on one device, on
-two replicas, under XLA, in mixed precision and across a `.keras` save and resume."""
+two replicas, under XLA, in mixed precision, across a `.keras` save and resume, and on two
+worker processes."""
 
 from kerastricks.testing.composition import (
     CellResult,
@@ -7,5 +8,6 @@ from kerastricks.testing.composition import (
     check_composition,
     mirrored_strategy,
 )
+from kerastricks.testing.workers import run_workers
 
-__all__ = ["CellResult", "Workflow", "check_composition", "mirrored_strategy"]
+__all__ = ["CellResult", "Workflow", "check_composition", "mirrored_strategy", "run_workers"]

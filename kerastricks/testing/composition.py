@@ -11,10 +11,12 @@ import tensorflow as tf
 
 from kerastricks._checks import check_type, fail
 from kerastricks.callbacks._state import unscaled_optimizer
+from kerastricks.testing.differences import compare
+from kerastricks.testing.skipped_steps import StepRecorder
 
 __all__ = ["CELLS", "CellResult", "Workflow", "check_composition", "mirrored_strategy"]
 
-CELLS = ("xla", "mirrored", "mirrored_xla", "mixed_float16", "save_resume")
+CELLS = ("xla", "mirrored", "mirrored_xla", "mixed_float16", "save_resume", "two_workers")
 
 # Tolerances, as the largest difference from the reference divided by the reference's
 # largest weight displacement (final minus initial weights), so that they do not depend on
@@ -34,6 +36,7 @@ TOLERANCES = {
     "mirrored_xla": 1e-3,
     "mixed_float16": 5e-2,
     "save_resume": 1e-3,
+    "two_workers": 1e-3,
 }
 
 
@@ -47,8 +50,8 @@ class Workflow:
             harness opens (a distribution strategy, a dtype policy). `cell` is the cell's
             name; pass `jit_compile=(cell in ("xla", "mirrored_xla"))` to `compile`, or
             use `compile_kwargs(cell)`.
-        data: `(x, y)` NumPy arrays or structures of them; the batch size must be a
-            multiple of the number of replicas (2).
+        data: `(x, y)` or `(x, y, sample_weight)`, NumPy arrays or structures of them;
+            the batch size must be a multiple of the number of replicas (2).
         epochs: epochs to train, at least 2 (save/resume saves after half).
         batch_size: the batch size.
         callbacks: `callbacks() -> list` of fresh callbacks for one `fit` call.
@@ -160,7 +163,9 @@ def mirrored_strategy():
     return _STRATEGY[0]
 
 
-def check_composition(workflow: Workflow, cells=CELLS, tolerances=None, strategy=None) -> list:
+def check_composition(
+    workflow: Workflow, cells=None, tolerances=None, strategy=None, workers=None
+) -> list:
     """Trains `workflow` on one device in float32 and on every cell; compares them.
 
     Cells: `"xla"` (`jit_compile=True`), `"mirrored"` (two replicas, the default
@@ -168,15 +173,22 @@ def check_composition(workflow: Workflow, cells=CELLS, tolerances=None, strategy
     logical CPUs, so on a CPU-only machine it is reported `"unsupported"`),
     `"mixed_float16"` (the dtype policy), `"save_resume"` (saved to `.keras` after half
     the epochs, reloaded with `safe_mode=True` and fresh callbacks, trained on with
-    `initial_epoch`). Weights, optimizer variables, logged metrics and the workflow's
+    `initial_epoch`), `"two_workers"` (`workers`, a multi-worker strategy: this process
+    is one worker of a cluster that runs the same script; see `kt.testing.run_workers`).
+    Weights, optimizer variables, logged metrics and the workflow's
     summary are compared with the reference; see `TOLERANCES` for the bounds and why.
 
     Args:
         workflow: the `Workflow`.
-        cells: the cells to run. Defaults to all of `CELLS`.
+        cells: the cells to run. Defaults to every cell but `"two_workers"`, and that one
+            too when `workers` is given.
         tolerances: a dict overriding entries of `TOLERANCES`. Defaults to none.
         strategy: the `tf.distribute` strategy of the mirrored cells. Defaults to
             `mirrored_strategy()`.
+        workers: the `kt.distribute.MultiWorkerMirroredStrategy` of the `"two_workers"`
+            cell, created at the start of the worker's program (`kt.distribute.strategy()`
+            reads the cluster from `TF_CONFIG`). Defaults to `None`: that cell reports
+            `"unsupported"`.
 
     Returns:
         A list of `CellResult`, one per cell.
@@ -196,6 +208,8 @@ def check_composition(workflow: Workflow, cells=CELLS, tolerances=None, strategy
     ['pass', 'pass']
     """
     check_type("workflow", workflow, Workflow, "a kt.testing.Workflow")
+    if cells is None:
+        cells = [cell for cell in CELLS if cell != "two_workers" or workers is not None]
     unknown = [cell for cell in cells if cell not in CELLS]
     if unknown:
         fail(f"Cells are {list(CELLS)}.", "cells", unknown)
@@ -207,8 +221,12 @@ def check_composition(workflow: Workflow, cells=CELLS, tolerances=None, strategy
         if cell in workflow.not_applicable:
             results.append(CellResult(cell, "n/a", message=workflow.not_applicable[cell]))
             continue
+        if cell == "two_workers" and workers is None:
+            message = "needs worker processes (kt.testing.run_workers) and workers=strategy"
+            results.append(CellResult(cell, "unsupported", message=message))
+            continue
         try:
-            run = _run(workflow, cell, strategy=strategy)
+            run = _run(workflow, cell, strategy=workers if cell == "two_workers" else strategy)
             against = reference
             if run["skipped"]:  # the loss scale skipped steps: skip them in float32 too
                 against = _run(workflow, "reference", skip=run["skipped"])
@@ -216,7 +234,10 @@ def check_composition(workflow: Workflow, cells=CELLS, tolerances=None, strategy
             status = "unsupported" if _unsupported(cell, error) else "error"
             results.append(CellResult(cell, status, message=_first_line(error)))
             continue
-        result = _compare(cell, against, run, bounds[cell])
+        differences = compare(against, run)
+        worst = max(differences[k] for k in ("weights", "optimizer", "metrics", "summary"))
+        status = "pass" if worst <= bounds[cell] else "fail"
+        result = CellResult(cell, status, tolerance=bounds[cell], **differences)
         if run["skipped"]:
             result.message = f"loss scaling skipped steps {run['skipped']} (so did the reference)"
         results.append(result)
@@ -228,7 +249,7 @@ def _run(workflow, cell, skip=(), strategy=None):
     previous = keras.config.dtype_policy().name
     keras.config.set_dtype_policy(policy)
     try:
-        if cell.startswith("mirrored"):
+        if cell.startswith("mirrored") or cell == "two_workers":
             strategy = strategy() if callable(strategy) else strategy
             with strategy.scope():
                 return _train(workflow, cell, skip)
@@ -238,11 +259,13 @@ def _run(workflow, cell, skip=(), strategy=None):
 
 
 def _train(workflow, cell, skip):
-    x, y = workflow.data
+    x, y, *weights = workflow.data
     model = workflow.build(cell)
     initial = [np.array(v.numpy(), np.float64) for v in model.weights]
-    steps = _StepRecorder(skip)
+    steps = StepRecorder(skip)
     fit = dict(batch_size=workflow.batch_size, verbose=0, shuffle=False)
+    if weights:
+        fit["sample_weight"] = weights[0]
     callbacks = workflow.callbacks() + [steps]
     if cell == "save_resume":
         half = workflow.epochs // 2
@@ -271,96 +294,6 @@ def _train(workflow, cell, skip):
         "summary": workflow.summary(model, callbacks[:-1]) if workflow.summary else {},
         "skipped": steps.skipped,
     }
-
-
-class _StepRecorder(keras.callbacks.Callback):
-    """Notes the batches whose update the loss scale skipped; skips `skip` (by restoring).
-
-    Keras's dynamic loss scale starts high and skips the update of a batch whose float16
-    gradients overflow, halving the scale. To compare with float32 fairly, the reference
-    then skips the same batches: their trainable variables and optimizer state are put
-    back after the step (statistics such as batch normalization's still update, as they
-    do in a skipped mixed-precision step).
-    """
-
-    def __init__(self, skip=()):
-        super().__init__()
-        self.skip, self.skipped, self.batch, self.saved = set(skip), [], 0, None
-
-    def on_train_begin(self, logs=None):
-        optimizer = unscaled_optimizer(self.model.optimizer)
-        if not optimizer.built:  # slots must exist before a skipped first step is saved
-            optimizer.build(self.model.trainable_variables)
-
-    def _state(self):
-        return (
-            list(self.model.trainable_variables)
-            + unscaled_optimizer(self.model.optimizer).variables
-        )
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.before = int(unscaled_optimizer(self.model.optimizer).iterations.numpy())
-        if self.batch in self.skip:
-            self.saved = [(v, v.numpy()) for v in self._state()]
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.saved is not None:
-            for variable, value in self.saved:
-                variable.assign(value)
-            self.saved = None
-        elif int(unscaled_optimizer(self.model.optimizer).iterations.numpy()) == self.before:
-            self.skipped.append(self.batch)
-        self.batch += 1
-
-
-def _compare(cell, reference, run, tolerance):
-    displacement = max(
-        float(np.max(np.abs(f - i), initial=0.0))
-        for f, i in zip(reference["weights"], reference["initial"], strict=True)
-    )
-    weights = _largest_difference(reference["weights"], run["weights"]) / max(displacement, 1e-12)
-    message = ""
-    if len(reference["optimizer"]) != len(run["optimizer"]):
-        optimizer = float("inf")
-        message = f"{len(run['optimizer'])} optimizer variables, reference has " + str(
-            len(reference["optimizer"])
-        )
-    else:
-        scale = max(float(np.max(np.abs(v), initial=0.0)) for v in reference["optimizer"])
-        optimizer = _largest_difference(reference["optimizer"], run["optimizer"]) / max(
-            scale, 1e-12
-        )
-    metrics = _relative(reference["metrics"], run["metrics"])
-    summary = _relative(reference["summary"], run["summary"])
-    worst = max(weights, optimizer, metrics, summary)
-    status = "pass" if worst <= tolerance else "fail"
-    return CellResult(cell, status, weights, optimizer, metrics, summary, tolerance, message)
-
-
-def _largest_difference(a, b):
-    if len(a) != len(b):
-        return float("inf")
-    return max(
-        (float(np.max(np.abs(x - y), initial=0.0)) if x.shape == y.shape else float("inf"))
-        for x, y in zip(a, b, strict=True)
-    )
-
-
-def _relative(a: dict, b: dict) -> float:
-    if sorted(a) != sorted(b):
-        return float("inf")
-    worst = 0.0
-    for key in a:
-        try:
-            x, y = np.asarray(a[key], np.float64), np.asarray(b[key], np.float64)
-        except (TypeError, ValueError):  # findings, names: equal or not
-            if a[key] != b[key]:
-                return float("inf")
-            continue
-        if x.shape != y.shape:
-            return float("inf")
-        worst = max(worst, float(np.max(np.abs(x - y) / np.maximum(np.abs(x), 1e-12), initial=0)))
-    return worst
 
 
 def _unsupported(cell, error):

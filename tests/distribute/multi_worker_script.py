@@ -35,15 +35,15 @@ SAMPLES, FEATURES, CLASSES, GLOBAL_BATCH = 64, 6, 3, 16
 def make_data(overflow=False):
     """Inputs and the two targets (a regression and a 3-class label), fixed by a seed.
 
-    With `overflow`, the regression targets of the second half of every global batch (the
-    half that worker 1 gets) are 1e4 times larger, so that under `mixed_float16` only
-    worker 1's scaled gradients overflow.
+    With `overflow`, the regression targets of the second half of the first global batch
+    (the half that worker 1 gets) are 1e4 times larger, so that under `mixed_float16` only
+    worker 1's scaled gradients overflow in the first step.
     """
     rng = np.random.default_rng(0)
     x = rng.normal(size=(SAMPLES, FEATURES)).astype("float32")
     regression = (x[:, :2].sum(axis=1, keepdims=True) + 0.1).astype("float32")
     if overflow:
-        regression[np.arange(SAMPLES) % GLOBAL_BATCH >= GLOBAL_BATCH // 2] *= 1e4
+        regression[GLOBAL_BATCH // 2 : GLOBAL_BATCH] *= 1e4
     classes = (np.argmax(x[:, 2:5], axis=1)).astype("int32")
     return x, {"regression": regression, "classes": classes}
 
@@ -61,11 +61,17 @@ def build_model(multi_task: bool = False):
     return keras.Model(inputs, outputs, name="net")
 
 
-def compile_model(model):
-    """Adam through `LearningRateMultiplier`: the trunk learns at half the heads' rate."""
+def compile_model(model, synced_loss_scale=False):
+    """Adam through `LearningRateMultiplier`: the trunk learns at half the heads' rate.
+
+    With `synced_loss_scale`, wrapped in `kt.optimizers.LossScaleOptimizer` (mixed
+    precision: every worker skips the step that overflows on one of them).
+    """
     optimizer = kt.optimizers.LearningRateMultiplier(
         keras.optimizers.Adam, lr_multiplier={"trunk": 0.5}, learning_rate=0.02
     )
+    if synced_loss_scale:
+        optimizer = kt.optimizers.LossScaleOptimizer(optimizer)
     model.compile(
         optimizer=optimizer,
         loss={"regression": "mse", "classes": "sparse_categorical_crossentropy"},
@@ -88,6 +94,7 @@ def main(argv=None):
     parser.add_argument("--upstream", action="store_true", help="tf.distribute's own strategy")
     parser.add_argument("--mixed-precision", action="store_true", help="mixed_float16 policy")
     parser.add_argument("--overflow", action="store_true", help="see make_data")
+    parser.add_argument("--synced-loss-scale", action="store_true", help="see compile_model")
     parser.add_argument("--timeout", type=float, help="seconds before a collective gives up")
     args = parser.parse_args(argv)
 
@@ -108,7 +115,7 @@ def main(argv=None):
         assert isinstance(strategy, kt.distribute.MultiWorkerMirroredStrategy), strategy
     output = Path(args.output)
     with strategy.scope():
-        model = compile_model(build_model(args.multi_task))
+        model = compile_model(build_model(args.multi_task), args.synced_loss_scale)
         initial = np.load(args.initial)
         model.set_weights([initial[f"arr_{i}"] for i in range(len(initial.files))])
 
@@ -129,6 +136,7 @@ def main(argv=None):
     )
     np.savez(output / f"weights_{args.index}.npz", *model.get_weights())
     record = {"epochs": history.epoch, "loss": history.history["loss"]}
+    record["iterations"] = int(model.optimizer.iterations.numpy())
     (output / f"history_{args.index}.json").write_text(json.dumps(record))
     return 0
 

@@ -102,16 +102,25 @@ def cluster(tmp_path):
         c.kill_all()
 
 
-def _single_process(workers, epochs, multi_task=False):
-    """The reference: the same model, weights, data, global batch and order, in this process."""
-    model = worker.compile_model(worker.build_model(multi_task))
-    initial = np.load(workers.tmp / "initial.npz")
-    model.set_weights([initial[f"arr_{i}"] for i in range(len(initial.files))])
-    x, y = worker.make_data()
-    history = model.fit(
-        x, y, batch_size=worker.GLOBAL_BATCH, epochs=epochs, shuffle=False, verbose=0
-    )
-    return model.get_weights(), history.history["loss"]
+def _single_process(workers, epochs, multi_task=False, mixed_overflow=False):
+    """The reference: the same model, weights, data, global batch and order, in this process.
+
+    With `mixed_overflow`: under `mixed_float16`, on the overflowing data, with
+    `kt.optimizers.LossScaleOptimizer`. Returns the weights, the losses and the steps taken.
+    """
+    keras.config.set_dtype_policy("mixed_float16" if mixed_overflow else "float32")
+    try:
+        model = worker.compile_model(worker.build_model(multi_task), mixed_overflow)
+        initial = np.load(workers.tmp / "initial.npz")
+        model.set_weights([initial[f"arr_{i}"] for i in range(len(initial.files))])
+        x, y = worker.make_data(overflow=mixed_overflow)
+        history = model.fit(
+            x, y, batch_size=worker.GLOBAL_BATCH, epochs=epochs, shuffle=False, verbose=0
+        )
+    finally:
+        keras.config.set_dtype_policy("float32")
+    steps = int(model.optimizer.iterations.numpy())
+    return model.get_weights(), history.history["loss"], steps
 
 
 def _assert_same_weights(actual, expected, atol):
@@ -133,7 +142,7 @@ def test_two_workers_train_like_one_process(cluster, multi_task):
     assert history_0["epochs"] == [0, 1]
     # Reference: one process, global batch 16 = 2 workers x 8; the per-worker losses are
     # averaged, as one process averages the global batch. Float tolerance only.
-    expected, expected_loss = _single_process(workers, epochs=2, multi_task=multi_task)
+    expected, expected_loss, _ = _single_process(workers, epochs=2, multi_task=multi_task)
     _assert_same_weights(weights_0, expected, atol=1e-5)
     np.testing.assert_allclose(history_0["loss"], expected_loss, rtol=1e-5)
 
@@ -165,7 +174,7 @@ def test_killed_worker_resumes_from_its_backup(cluster, tmp_path):
     _assert_same_weights(weights_1, weights_0, atol=0)
     # Reference: four uninterrupted epochs in one process (weights, task uncertainties and
     # Adam's moments restored from the backup, so the resumed run ends where it would have).
-    expected, expected_loss = _single_process(workers, epochs=4, multi_task=True)
+    expected, expected_loss, _ = _single_process(workers, epochs=4, multi_task=True)
     _assert_same_weights(weights_0, expected, atol=1e-5)
     np.testing.assert_allclose(history_0["loss"], expected_loss[2:], rtol=1e-5)
     assert not list(backup.rglob("*.h5")), "BackupAndRestore deletes its files at the end"
@@ -221,6 +230,28 @@ def test_upstream_mixed_precision_with_overflow_on_one_worker_still_fails(cluste
     # all-reduces no longer pair up, and the collective times out (after 20 s here). When
     # this passes, mixed precision with multi-worker needs no care any more.
     cluster("--epochs", "1", "--mixed-precision", "--overflow", "--timeout", "20").run()
+
+
+def test_mixed_precision_with_overflow_on_one_worker_skips_on_both(cluster):
+    # MultiTaskModel under mixed_float16 on two workers, the first step overflowing on
+    # worker 1 only: kt.optimizers.LossScaleOptimizer all-reduces the decision, so both
+    # workers skip that step (Keras's own deadlocks: the strict xfail above), and the run
+    # is the one-process run on the global batch.
+    args = ["--epochs", "2", "--multi-task", "--mixed-precision", "--overflow"]
+    workers = cluster(*args, "--synced-loss-scale", "--timeout", "120")
+    workers.run()
+    (weights_0, history_0), (weights_1, history_1) = workers.results(0), workers.results(1)
+    _assert_same_weights(weights_1, weights_0, atol=0)
+    assert history_0 == history_1
+    expected, _, steps = _single_process(workers, epochs=2, multi_task=True, mixed_overflow=True)
+    assert steps < 2 * worker.SAMPLES // worker.GLOBAL_BATCH  # at least the first was skipped
+    assert history_0["iterations"] == steps
+    # float16 activations and gradients, summed per worker instead of over the global
+    # batch: the composition harness's mixed-precision bound, 5e-2 of the displacement.
+    initial = np.load(workers.tmp / "initial.npz")
+    moved = max(np.abs(e - initial[f"arr_{i}"]).max() for i, e in enumerate(expected))
+    assert moved > 0
+    _assert_same_weights(weights_0, expected, atol=5e-2 * moved)
 
 
 def test_reduce_accepts_nests_and_scalar_logs():

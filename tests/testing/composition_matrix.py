@@ -6,6 +6,10 @@ Run it as a script; it needs a fresh process (one MirroredStrategy per process):
     python -m tests.testing.composition_matrix --markdown PATH # write it as Markdown
     python -m tests.testing.composition_matrix --json PATH     # and as JSON
 
+The `two_workers` column comes from two worker processes on this machine
+(`kt.testing.run_workers`), each running this script with `--worker-json PATH`: one
+`MultiWorkerMirroredStrategy` cluster of two workers on loopback ports.
+
 `tests/testing/test_composition_matrix.py` runs it in CI and fails on any cell that is
 neither "pass" nor the known TensorFlow limit (XLA on two logical CPUs).
 """
@@ -14,6 +18,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -24,6 +29,7 @@ import numpy as np  # noqa: E402
 
 import kerastricks as kt  # noqa: E402
 from kerastricks.testing.composition import CELLS  # noqa: E402
+from tests.helpers import load_recipe  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -148,6 +154,29 @@ def finder_summary(model, callbacks):
     return {"suggested": finder.suggested_learning_rate}
 
 
+# -- a recipe's own model: the multi-task U-Net of recipes/multitask.py, tiny --------------
+
+
+MULTITASK = load_recipe("multitask")
+SCENES = MULTITASK.make_data(8, 16, seed=0)  # (x, y, sample_weight): masks weight one task
+
+
+def build_recipe_multitask(cell):
+    # SGD, not the recipe's Adam: Adam's first steps move every weight by about the
+    # learning rate whatever its gradient's size, so a weight whose gradient is near zero
+    # moves by +-lr on the sign of a float16 rounding, and the weights of the mixed cell
+    # differ by 0.18 of the displacement while the loss agrees to 9e-4 (measured). SGD's
+    # steps are proportional to the gradients, so the weights can be compared.
+    keras.utils.set_random_seed(0)
+    inputs, outputs = MULTITASK.build_network(16, width=4)
+    model = kt.models.MultiTaskModel(inputs, outputs, weighting="uncertainty")
+    optimizer = kt.optimizers.LearningRateMultiplier(
+        keras.optimizers.SGD(0.05, momentum=0.9), {"uncertainty_weighting": 10.0}
+    )
+    model.compile(optimizer, MULTITASK.losses(), jit_compile=_jit(cell))
+    return model
+
+
 WORKFLOWS = [
     kt.testing.Workflow(
         "MobileNetV3Small: freeze, layerwise rates, GradualUnfreezing",
@@ -187,21 +216,65 @@ WORKFLOWS = [
         summary=finder_summary,
         not_applicable={"save_resume": "a learning-rate sweep is not resumed: it restarts"},
     ),
+    kt.testing.Workflow(
+        "recipes/multitask.py U-Net (16x16, BatchNorm, masked loss), uncertainty weighting",
+        build_recipe_multitask,
+        SCENES,
+        epochs=2,
+        batch_size=4,
+        summary=multitask_summary,
+    ),
 ]
 
 
-def run(names=None):
+def run(names=None, cells=None, workers=None):
     rows = []
     for workflow in WORKFLOWS:
         if names and not any(name in workflow.name for name in names):
             continue
         start = time.perf_counter()
-        results = kt.testing.check_composition(workflow)
+        results = kt.testing.check_composition(workflow, cells, workers=workers)
         rows.append((workflow.name, results, time.perf_counter() - start))
         print(f"{workflow.name}: {time.perf_counter() - start:.0f} s", file=sys.stderr)
         for result in results:
             print(f"  {result}", file=sys.stderr)
     return rows
+
+
+def _worker(path, names):
+    """One worker of the two_workers column: the strategy comes first (TF_CONFIG)."""
+    workers = kt.distribute.strategy("multiworker")
+    rows = run(names, cells=["two_workers"], workers=workers)
+    if kt.distribute.is_chief(workers):
+        _write_json(path, rows)
+    return 0
+
+
+def _with_two_workers(rows, names):
+    """Adds the two_workers cell of every row, measured by two worker processes."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "workers.json")
+        start = time.perf_counter()
+        script = ["-m", "tests.testing.composition_matrix", "--worker-json", path]
+        kt.testing.run_workers(script + (["--only", *names] if names else []))
+        print(f"two workers: {time.perf_counter() - start:.0f} s", file=sys.stderr)
+        with open(path) as handle:
+            measured = {row["workflow"]: row for row in json.load(handle)}
+    merged = []
+    for name, results, seconds in rows:
+        (cell,) = measured[name]["cells"]
+        merged.append((name, [*results, kt.testing.CellResult(**cell)], seconds))
+        print(f"  {name}: {merged[-1][1][-1]}", file=sys.stderr)
+    return merged
+
+
+def _write_json(path, rows):
+    payload = [
+        {"workflow": name, "seconds": seconds, "cells": [r.__dict__ for r in results]}
+        for name, results, seconds in rows
+    ]
+    with open(path, "w") as handle:
+        json.dump(payload, handle, indent=1, default=str)
 
 
 def markdown(rows) -> str:
@@ -227,21 +300,20 @@ def main(argv=None):
     parser.add_argument("--markdown", help="write the matrix as Markdown to this file")
     parser.add_argument("--json", help="write every measured difference as JSON")
     parser.add_argument("--only", nargs="*", help="workflows whose name contains these words")
+    parser.add_argument("--worker-json", help=argparse.SUPPRESS)  # one worker's results
     args = parser.parse_args(argv)
+    if args.worker_json:
+        return _worker(args.worker_json, args.only)
     kt.distribute.split_cpu(2)
-    rows = run(args.only)
+    rows = run(args.only, cells=[cell for cell in CELLS if cell != "two_workers"])
+    rows = _with_two_workers(rows, args.only)
     table = markdown(rows)
     print(table)
     if args.markdown:
         with open(args.markdown, "w") as handle:
             handle.write(table)
     if args.json:
-        payload = [
-            {"workflow": name, "seconds": seconds, "cells": [r.__dict__ for r in results]}
-            for name, results, seconds in rows
-        ]
-        with open(args.json, "w") as handle:
-            json.dump(payload, handle, indent=1, default=str)
+        _write_json(args.json, rows)
     bad = [
         (name, r.cell, r.status, r.message)
         for name, results, _ in rows
