@@ -15,3 +15,21 @@ _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
 )
+
+# The longest tests (minutes each: subprocesses, whole quick recipes) first, so that
+# `pytest -n 2` does not end with one worker idle while the other finishes one of them.
+LONGEST_FIRST = (
+    "tests/testing/test_composition_matrix.py",
+    "tests/recipes/test_vid2depth.py",
+    "tests/benchmarks/test_bench_vid2depth.py",
+    "tests/distribute/test_multi_worker.py",
+    "tests/recipes/",
+)
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        prefixes = [i for i, p in enumerate(LONGEST_FIRST) if item.nodeid.startswith(p)]
+        return prefixes[0] if prefixes else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the usual order within each group

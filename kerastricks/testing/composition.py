@@ -11,10 +11,12 @@ import tensorflow as tf
 
 from kerastricks._checks import check_type, fail
 from kerastricks.callbacks._state import unscaled_optimizer
+from kerastricks.distribute.multi_worker import is_chief
 from kerastricks.testing.differences import compare
+from kerastricks.testing.replicas import mirrored_strategy
 from kerastricks.testing.skipped_steps import StepRecorder
 
-__all__ = ["CELLS", "CellResult", "Workflow", "check_composition", "mirrored_strategy"]
+__all__ = ["CELLS", "CellResult", "Workflow", "check_composition"]
 
 CELLS = ("xla", "mirrored", "mirrored_xla", "mixed_float16", "save_resume", "two_workers")
 
@@ -93,8 +95,10 @@ class CellResult:
     Attributes:
         cell: the cell's name.
         status: `"pass"`, `"fail"` (a difference above the tolerance), `"error"` (it
-            raised), `"unsupported"` (TensorFlow cannot run it on these devices) or
-            `"n/a"` (the workflow says the cell does not apply).
+            raised), `"unsupported"` (TensorFlow cannot run it on these devices),
+            `"n/a"` (the workflow says the cell does not apply) or `"worker"` (the
+            `two_workers` cell on a worker that is not the chief: it trains its share,
+            the chief compares).
         weights: largest weight difference over the reference's largest displacement.
         optimizer: the same for the optimizer's variables (over their largest value).
         metrics: largest relative difference of the logged metrics, last epoch.
@@ -124,43 +128,6 @@ class CellResult:
     def largest(self) -> float:
         return max(v for v in (self.weights, self.optimizer, self.metrics, self.summary)
                    if v == v) if self.status in ("pass", "fail") else float("nan")  # fmt: skip
-
-
-_STRATEGY = []
-
-
-def mirrored_strategy():
-    """The process's two-replica `MirroredStrategy`, with TensorFlow's default all-reduce.
-
-    Over two GPUs when there are, else over two logical CPUs (call
-    `kt.distribute.split_cpu(2)` at program start). One strategy serves the whole process:
-    every `MirroredStrategy` starts its collective keys at the same number, so a second
-    one in the same process fails.
-
-    Returns:
-        The `tf.distribute.MirroredStrategy`.
-
-    Raises:
-        RuntimeError: fewer than two devices.
-
-    Example:
-
-    >>> import kerastricks as kt
-    >>> kt.testing.mirrored_strategy().num_replicas_in_sync
-    2
-    """
-    if not _STRATEGY:
-        gpus = tf.config.list_logical_devices("GPU")
-        devices = gpus if len(gpus) >= 2 else tf.config.list_logical_devices("CPU")
-        if len(devices) < 2:
-            fail(
-                "Two devices are needed: call kt.distribute.split_cpu(2) at program start.",
-                "devices",
-                [d.name for d in devices],
-                RuntimeError,
-            )
-        _STRATEGY.append(tf.distribute.MirroredStrategy([d.name for d in devices[:2]]))
-    return _STRATEGY[0]
 
 
 def check_composition(
@@ -215,7 +182,7 @@ def check_composition(
         fail(f"Cells are {list(CELLS)}.", "cells", unknown)
     bounds = {**TOLERANCES, **(tolerances or {})}
     strategy = strategy or mirrored_strategy
-    reference = _run(workflow, "reference")
+    reference = []  # trained when a cell first needs it
     results = []
     for cell in cells:
         if cell in workflow.not_applicable:
@@ -227,7 +194,11 @@ def check_composition(
             continue
         try:
             run = _run(workflow, cell, strategy=workers if cell == "two_workers" else strategy)
-            against = reference
+            if cell == "two_workers" and not is_chief(workers):
+                results.append(CellResult(cell, "worker", message="the chief compares"))
+                continue
+            reference = reference or [_run(workflow, "reference")]
+            against = reference[0]
             if run["skipped"]:  # the loss scale skipped steps: skip them in float32 too
                 against = _run(workflow, "reference", skip=run["skipped"])
         except Exception as error:  # a cell that breaks is a result, not a crash

@@ -9,7 +9,6 @@ trained in this process, without distribution, on the same global batches in the
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 import tensorflow as tf
 
 import kerastricks as kt
+from kerastricks.testing.workers import free_ports
 from tests.distribute import multi_worker_script as worker
 
 SCRIPT = Path(worker.__file__)
@@ -29,13 +29,7 @@ TIMEOUT = 300  # seconds for any one wait: generous for a loaded 2-core machine
 
 
 def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ",".join(str(p) for p in ports)
+    return ",".join(str(port) for port in free_ports(count))
 
 
 class Cluster:
