@@ -18,6 +18,10 @@ setup(
     long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
+    # Apache 2.0, as Keras and TensorFlow, whose users this library serves. The project has
+    # no public address yet: no project URLs until it has one.
+    license="Apache-2.0",
+    license_files=["LICENSE"],
     # The recipes stay readable at the top-level `recipes/` and ship in the wheel as the
     # `kerastricks.recipes` package (package_dir maps it onto that folder), where the
     # `kerastricks` command finds them. A package rather than package data: setuptools
