@@ -1,15 +1,18 @@
 """Per-layer learning rates for any Keras 3 optimizer."""
 
-import difflib
-import inspect
 import re
 
 import keras
 
-from kerastricks._checks import check_number, fail, shorten
+from kerastricks._checks import fail
 from kerastricks._registry import register
+from kerastricks.optimizers._inner_optimizer import base_rate, make_inner
 from kerastricks.optimizers._variable_groups import VariableGroups
-from kerastricks.optimizers.multiplier_keys import matching_keys, owner_names
+from kerastricks.optimizers.multiplier_keys import (
+    matching_keys,
+    raise_unmatched,
+    validate_multipliers,
+)
 from kerastricks.transfer.freezing import trainable_if_unfrozen
 
 __all__ = ["LearningRateMultiplier"]
@@ -99,10 +102,10 @@ class LearningRateMultiplier(keras.optimizers.Optimizer):
     def __init__(
         self, optimizer, lr_multiplier=None, name=None, generations=None, **optimizer_kwargs
     ):
-        inner = _make_inner(optimizer, optimizer_kwargs)
-        super().__init__(learning_rate=_base_rate(inner), name=name or "learning_rate_multiplier")
+        inner = make_inner(optimizer, optimizer_kwargs)
+        super().__init__(learning_rate=base_rate(inner), name=name or "learning_rate_multiplier")
         self.inner_optimizer = inner
-        self.lr_multiplier = _validate_multipliers(lr_multiplier)
+        self.lr_multiplier = validate_multipliers(lr_multiplier)
         self._groups = VariableGroups(inner, self._group_learning_rate, generations or ())
         self._keys_checked = False
 
@@ -179,7 +182,7 @@ class LearningRateMultiplier(keras.optimizers.Optimizer):
         used = {key for v in variables for key in matching_keys(self.lr_multiplier, v.path)}
         unused = [key for key in self.lr_multiplier if key not in used]
         if unused:
-            _raise_unmatched(unused, variables)
+            raise_unmatched(unused, variables)
 
     def effective_learning_rates(self, model_or_variables=None) -> dict:
         """Returns `{variable.path: learning rate}` at the current step.
@@ -270,111 +273,6 @@ class LearningRateMultiplier(keras.optimizers.Optimizer):
             name=config.get("name"),
             generations=config.get("generations"),
         )
-
-
-def _make_inner(optimizer, optimizer_kwargs):
-    if "lr" in optimizer_kwargs:
-        if "learning_rate" in optimizer_kwargs:
-            fail("Pass `learning_rate` or its alias `lr`, not both.", "lr", optimizer_kwargs["lr"])
-        optimizer_kwargs["learning_rate"] = optimizer_kwargs.pop("lr")
-    if isinstance(optimizer, keras.optimizers.Optimizer):
-        if optimizer_kwargs:
-            fail(
-                "Optimizer arguments cannot be given with an optimizer instance; set them "
-                "on the instance, or pass the optimizer class instead.",
-                "optimizer_kwargs",
-                sorted(optimizer_kwargs),
-                TypeError,
-            )
-        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            fail(
-                "Wrap the plain optimizer: Keras adds loss scaling around the wrapper itself "
-                "under the `mixed_float16` policy.",
-                "optimizer",
-                optimizer,
-                TypeError,
-            )
-        return optimizer
-    if isinstance(optimizer, str):
-        try:
-            optimizer = type(keras.optimizers.get(optimizer))
-        except ValueError:
-            fail("`optimizer` is not a known Keras optimizer name.", "optimizer", optimizer)
-    if isinstance(optimizer, type) and issubclass(optimizer, keras.optimizers.Optimizer):
-        _check_optimizer_kwargs(optimizer, optimizer_kwargs)
-        return optimizer(**optimizer_kwargs)
-    fail(
-        "`optimizer` must be a Keras optimizer class, instance or name such as 'adam'.",
-        "optimizer",
-        optimizer,
-        TypeError,
-    )
-
-
-def _check_optimizer_kwargs(cls, optimizer_kwargs):
-    """Names any keyword that neither `cls` nor the Keras optimizer base class accepts."""
-    accepted = set()
-    for owner in (cls, keras.optimizers.Optimizer):
-        accepted.update(inspect.signature(owner.__init__).parameters)
-    unknown = sorted(set(optimizer_kwargs) - accepted)
-    if unknown:
-        options = sorted(accepted - {"self", "kwargs"})
-        close = difflib.get_close_matches(unknown[0], options, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"accepted: {shorten(options)}"
-        fail(
-            f"`{cls.__name__}` takes no argument {unknown[0]!r} ({hint}).",
-            unknown[0],
-            optimizer_kwargs[unknown[0]],
-            TypeError,
-        )
-
-
-def _validate_multipliers(lr_multiplier):
-    if lr_multiplier is None:
-        return {}
-    if not isinstance(lr_multiplier, dict):
-        fail(
-            "`lr_multiplier` must be a dict from layer names or compiled regular expressions "
-            "to multipliers.",
-            "lr_multiplier",
-            lr_multiplier,
-            TypeError,
-        )
-    validated = {}
-    for key, value in lr_multiplier.items():
-        if not isinstance(key, str | re.Pattern) or key == "":
-            fail(
-                "Each `lr_multiplier` key must be a non-empty layer name (str) or a compiled "
-                "regular expression (re.compile(...)).",
-                "key",
-                key,
-                TypeError,
-            )
-        validated[key] = check_number(f"lr_multiplier[{key!r}]", value, minimum=0.0)
-    return validated
-
-
-def _raise_unmatched(keys, variables):
-    shown = [key.pattern if isinstance(key, re.Pattern) else key for key in keys]
-    names = owner_names(variable.path for variable in variables)
-    fail(
-        f"These `lr_multiplier` keys match no trainable variable: {shorten(shown)}. Keys are "
-        "layer names (or runs of path segments) or compiled regular expressions over "
-        "`variable.path`. The layers owning the optimizer's variables are: "
-        f"{shorten(names)}. A frozen "
-        "layer (trainable=False) gives the optimizer no variables; a functional sub-model's "
-        "name is not part of its layers' paths (use kt.optimizers.expand_multipliers).",
-        "lr_multiplier",
-        shorten(shown),
-    )
-
-
-def _base_rate(inner):
-    """The wrapped optimizer's learning rate, as its config gives it: a schedule or a float."""
-    rate = inner.get_config()["learning_rate"]
-    if isinstance(rate, dict):
-        return keras.optimizers.schedules.deserialize(rate)
-    return float(rate)
 
 
 def _raise_unknown(variable):

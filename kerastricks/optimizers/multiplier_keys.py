@@ -4,7 +4,7 @@ import re
 
 import keras
 
-from kerastricks._checks import fail
+from kerastricks._checks import check_number, fail, shorten
 from kerastricks.transfer.freezing import trainable_if_unfrozen
 
 __all__ = ["expand_multipliers", "matching_keys", "owner_names"]
@@ -104,3 +104,43 @@ def _deepest_span(key, path):
             begin = sum(len(s) + 1 for s in segments[:start])
             best = (begin, begin + len(key))
     return best
+
+
+def validate_multipliers(lr_multiplier):
+    if lr_multiplier is None:
+        return {}
+    if not isinstance(lr_multiplier, dict):
+        fail(
+            "`lr_multiplier` must be a dict from layer names or compiled regular expressions "
+            "to multipliers.",
+            "lr_multiplier",
+            lr_multiplier,
+            TypeError,
+        )
+    validated = {}
+    for key, value in lr_multiplier.items():
+        if not isinstance(key, str | re.Pattern) or key == "":
+            fail(
+                "Each `lr_multiplier` key must be a non-empty layer name (str) or a compiled "
+                "regular expression (re.compile(...)).",
+                "key",
+                key,
+                TypeError,
+            )
+        validated[key] = check_number(f"lr_multiplier[{key!r}]", value, minimum=0.0)
+    return validated
+
+
+def raise_unmatched(keys, variables):
+    shown = [key.pattern if isinstance(key, re.Pattern) else key for key in keys]
+    names = owner_names(variable.path for variable in variables)
+    fail(
+        f"These `lr_multiplier` keys match no trainable variable: {shorten(shown)}. Keys are "
+        "layer names (or runs of path segments) or compiled regular expressions over "
+        "`variable.path`. The layers owning the optimizer's variables are: "
+        f"{shorten(names)}. A frozen "
+        "layer (trainable=False) gives the optimizer no variables; a functional sub-model's "
+        "name is not part of its layers' paths (use kt.optimizers.expand_multipliers).",
+        "lr_multiplier",
+        shorten(shown),
+    )
