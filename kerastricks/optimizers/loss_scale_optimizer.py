@@ -32,11 +32,10 @@ class LossScaleOptimizer(keras.optimizers.LossScaleOptimizer):
     Keras wraps the optimizer of a model compiled under `mixed_float16` in its own
     `LossScaleOptimizer` unless it already is one, so pass this one yourself.
 
-    Args:
-        inner_optimizer: the `keras.optimizers.Optimizer` to wrap.
-        initial_scale: the first loss scale. Defaults to `2.0**15`.
-        dynamic_growth_steps: finite steps before the scale doubles. Defaults to 2000.
-        **kwargs: the other arguments of `keras.optimizers.LossScaleOptimizer`.
+    The constructor's arguments are Keras's: `inner_optimizer` (the optimizer to wrap),
+    `initial_scale` (the first loss scale, `2.0**15` by default), `dynamic_growth_steps`
+    (finite steps before the scale doubles, 2000 by default), and the other keyword
+    arguments of `keras.optimizers.LossScaleOptimizer`.
 
     Example:
 
