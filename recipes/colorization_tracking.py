@@ -43,6 +43,7 @@ import numpy as np
 import skimage.color
 
 import kerastricks as kt
+from kerastricks.datasets import check_davis  # for build_parser: no TensorFlow
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -301,13 +302,6 @@ def build_parser():
     quick = {"epochs": 1, "pairs": 96}
     kt.recipe_utils.add_recipe_arguments(parser, "colorization_tracking", epochs=8, quick=quick)
 
-    def davis_folder(text):  # the layout is checked here, before TensorFlow loads
-        try:
-            kt.datasets.check_davis(text)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-        return text
-
     def even(text):
         value = kt.recipe_utils.positive_int(text)
         if value % STRIDE:
@@ -315,7 +309,10 @@ def build_parser():
         return value
 
     parser.add_argument(
-        "--data", type=davis_folder, metavar="DIR", help="DAVIS 2017 layout (see the docs)"
+        "--data",
+        type=kt.recipe_utils.layout_argument(check_davis),
+        metavar="DIR",
+        help="DAVIS 2017 layout (see the docs)",
     )
     parser.add_argument(
         "--image-size",
