@@ -21,6 +21,7 @@ from kerastricks._usage import one_line_errors
 
 __all__ = [
     "add_recipe_arguments",
+    "layout_argument",
     "markdown_table",
     "non_negative_int",
     "parse_recipe_args",
@@ -65,6 +66,39 @@ Example:
 >>> kt.recipe_utils.non_negative_int("0")
 0
 """
+
+
+def layout_argument(check):
+    """An `argparse` type for a `--data` folder: `check(folder)` validates its layout.
+
+    The check (such as `kt.datasets.check_image_folder`) runs while the flags are parsed,
+    before TensorFlow loads; its `ValueError` becomes argparse's one-line error naming the
+    flag (exit code 2). The folder is returned as typed.
+
+    Args:
+        check: a callable that raises `ValueError` for a folder of the wrong layout.
+
+    Returns:
+        The `argparse` type.
+
+    Example:
+
+    >>> import kerastricks as kt
+    >>> folder = kt.recipe_utils.layout_argument(kt.datasets.check_image_folder)
+    >>> folder("no/such/folder")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: The data folder does not exist (or is not a folder). ...
+    """
+
+    def parse(text):
+        try:
+            check(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return text
+
+    parse.__name__ = "data folder"
+    return parse
 
 
 _QUICK_DEFAULTS = weakref.WeakKeyDictionary()  # parser -> its --quick defaults

@@ -23,6 +23,13 @@ classification" (CVPR 2018); Wang et al., "Cost-Effective Active Learning for De
 Classification" (IEEE TCSVT 2016); Gal, Islam & Ghahramani, "Deep Bayesian Active Learning
 with Image Data" (ICML 2017).
 
+Your own images (`--data DIR`, one subfolder per class): a random quarter is the test
+set, the rest the pool (its files listed in `<output>/pool.txt`, whose positions the
+state's indices are). The simulated oracle reveals the folder names; `--oracle prompt`
+asks you instead, one image at a time in the terminal (type a class name or its
+number), for one strategy and one seed: `kerastricks run active_learning --data photos/
+--oracle prompt --strategies entropy --seeds 1`.
+
 Command: `kerastricks run active_learning` or `python recipes/active_learning.py`
 (`--quick` for a smoke run). Time on a laptop CPU: about 20 minutes for the full run
 (3 seeds, budget 200); `--quick` about a minute.
@@ -38,6 +45,7 @@ import matplotlib
 import numpy as np
 
 import kerastricks as kt
+from kerastricks.datasets import check_image_folder  # for build_parser: no TensorFlow
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -53,19 +61,20 @@ STRATEGIES = {
 
 
 def build_model(args, strategy, mc_dropout=False):
-    """A small CNN for 8x8 digits; `MCDropout` keeps dropout on at inference for BALD."""
+    """A small CNN (8x8 digits, or --image-size photos); `MCDropout` keeps dropout on at
+    inference for BALD."""
     with strategy.scope():
         dropout = kt.layers.MCDropout(0.25) if mc_dropout else keras.layers.Dropout(0.25)
         model = keras.Sequential(
             [
-                keras.Input((8, 8, 1), name="image"),
+                keras.Input(args.input_shape, name="image"),
                 keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
                 keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
                 keras.layers.MaxPooling2D(),
                 keras.layers.Flatten(),
                 keras.layers.Dense(64, activation="relu"),
                 dropout,
-                keras.layers.Dense(10, activation="softmax"),
+                keras.layers.Dense(args.num_classes, activation="softmax"),
             ]
         )
         model.compile(
@@ -88,9 +97,9 @@ def model_factory(options, args, strategy):
     return lambda: build_model(args, strategy, mc_dropout=options.get("mc_dropout", False))
 
 
-def run_strategy(name, seed, data, args, strategy):
+def run_strategy(name, seed, data, args, strategy, oracle):
     """One active-learning run; returns `[(labels, accuracy), ...]` per round."""
-    x_pool, y_pool, x_test, y_test = data
+    x_pool, _, x_test, y_test = data
     options = STRATEGIES[name]
     state_dir = Path(args.output) / "state" / f"{name}_seed{seed}"
     if not args.resume:
@@ -99,7 +108,7 @@ def run_strategy(name, seed, data, args, strategy):
     learner = kt.active.ActiveLearner(
         model_factory(options, args, strategy),
         x_pool,
-        lambda indices: y_pool[indices],  # the oracle: a human annotator in real life
+        oracle,
         state_dir,
         kt.active.Acquisition(
             options["acquisition"],
@@ -173,7 +182,7 @@ def summarise(curves, target):
     return summary
 
 
-def plot(summary, full_accuracy, target, path):
+def plot(summary, full_accuracy, target, path, title):
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for name, curve in summary.items():
         labels, mean, std = (np.array(curve[key]) for key in ("labels", "mean", "std"))
@@ -192,7 +201,7 @@ def plot(summary, full_accuracy, target, path):
     axis.axhline(target, color="gray", linestyle=":", label="95% of full pool")
     axis.set_xlabel("labels used")
     axis.set_ylabel("test accuracy")
-    axis.set_title("Active learning on digits (mean and spread over seeds)")
+    axis.set_title(f"{title} (mean and spread over seeds)")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     figure.tight_layout()
@@ -233,20 +242,62 @@ def build_parser():
         "--strategies", type=strategy_names, default=list(STRATEGIES), help="comma-separated"
     )
     parser.add_argument("--resume", action="store_true", help="keep the stored labels")
+
+    parser.add_argument(
+        "--data",
+        type=kt.recipe_utils.layout_argument(check_image_folder),
+        metavar="DIR",
+        help="your images: DIR/<class>/<image>",
+    )
+    parser.add_argument("--image-size", type=count, default=32, help="pixels (with --data)")
+    parser.add_argument(
+        "--oracle",
+        choices=("simulated", "prompt"),
+        default="simulated",
+        help="who labels: the known labels (folder names), or you in the terminal",
+    )
     return parser
 
 
+def load_data(args):
+    """Pool and test images with their labels, class names and files (None for digits)."""
+    if args.data is None:  # a fixed split of the 1,797 digits into a pool and a test set
+        x, y = kt.datasets.load_digits()
+        names, paths, test_size = [str(d) for d in range(10)], None, 597
+    else:  # a random quarter of the images (no fewer than the classes) is the test set
+        size = (args.image_size, args.image_size)
+        x, y, names = kt.datasets.image_folder(args.data, size)
+        x = x / 255.0
+        paths = [
+            str(p) for files in kt.datasets.check_image_folder(args.data).values() for p in files
+        ]
+        test_size = max(len(names), len(x) // 4)
+    order = np.random.default_rng(0).permutation(len(x))
+    test, pool = order[:test_size], order[test_size:]
+    pool_paths = None if paths is None else [paths[i] for i in pool]
+    if pool_paths is not None:  # the state's indices are positions in this list
+        Path(args.output).mkdir(parents=True, exist_ok=True)
+        (Path(args.output) / "pool.txt").write_text("\n".join(pool_paths) + "\n")
+    return (x[pool], y[pool], x[test], y[test]), names, pool_paths
+
+
 def main(argv=None):
-    args = kt.recipe_utils.parse_recipe_args(build_parser(), argv)
+    parser = build_parser()
+    args = kt.recipe_utils.parse_recipe_args(parser, argv)
     names = args.strategies
+    if args.oracle == "prompt" and (args.data is None or len(names) > 1 or args.seeds > 1):
+        parser.error("--oracle prompt asks you: give --data, one of --strategies, --seeds 1")
     strategy = kt.recipe_utils.prepare_run(args)
     output = Path(args.output)
 
-    # Data: a fixed split of the 1,797 digits into a pool and a test set.
-    x, y = kt.datasets.load_digits()
-    order = np.random.default_rng(0).permutation(len(x))
-    test, pool = order[:597], order[597:]
-    data = (x[pool], y[pool], x[test], y[test])
+    # Data: digits, or your class folders; the oracle reveals the pool's labels.
+    data, class_names, pool_paths = load_data(args)
+    args.input_shape, args.num_classes = data[0].shape[1:], len(class_names)
+    title = "Active learning on digits" if args.data is None else f"Active learning on {args.data}"
+    if args.oracle == "prompt":
+        oracle = kt.active.prompt_oracle(pool_paths, class_names)
+    else:  # the known labels (digits, or folder names): a human annotator in real life
+        oracle = lambda indices: data[1][indices]  # noqa: E731
 
     # The ceiling: the same model trained on every pool label.
     full = [full_data_model(seed, data, args, strategy) for seed in range(args.seeds)]
@@ -258,7 +309,7 @@ def main(argv=None):
     for name in names:
         start = time.perf_counter()
         curves[name] = [
-            run_strategy(name, seed, data, args, strategy) for seed in range(args.seeds)
+            run_strategy(name, seed, data, args, strategy, oracle) for seed in range(args.seeds)
         ]
         seconds[name] = round(time.perf_counter() - start, 1)
         for seed, curve in enumerate(curves[name]):
@@ -269,7 +320,7 @@ def main(argv=None):
     summary = summarise(curves, target)
 
     # Report.
-    plot(summary, full_accuracy, target, output / "learning_curves.png")
+    plot(summary, full_accuracy, target, output / "learning_curves.png", title)
     grid = summary[names[0]]["labels"]
     rows = [
         [labels] + [f"{summary[n]['mean'][i]:.3f} ± {summary[n]['std'][i]:.3f}" for n in names]
@@ -308,6 +359,10 @@ def main(argv=None):
         "final_accuracy": {n: summary[n]["mean"][-1] for n in names},
         "curves": summary,
         "seconds": seconds,
+        "classes": class_names,
+        "pool_size": len(data[1]),
+        "test_size": len(data[3]),
+        "oracle": args.oracle,
         "settings": {
             key: getattr(args, key)
             for key in (
@@ -330,7 +385,7 @@ def main(argv=None):
     )
     kt.recipe_utils.write_report(
         output,
-        "Active learning on digits",
+        title,
         metrics,
         {
             "Settings": settings,

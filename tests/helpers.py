@@ -318,3 +318,16 @@ def check_recipe_exports(folder, sample, name="model", served=None, atol=1e-5):
             value.numpy(), np.asarray(expected[key], "float32"), atol=atol, rtol=1e-5
         )
     return loaded
+
+
+def one_line_usage_error(capsys, main, argv) -> str:
+    """Runs a recipe's `main(argv)`, checks it exits with code 2 after one line on stderr,
+    and returns that line."""
+    import pytest
+
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    assert exit.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]

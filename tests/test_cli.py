@@ -118,6 +118,8 @@ def test_list_imports_no_tensorflow_and_prints_only_its_answer():
         (["run", "vid2depth", "--scales", "7"], 2, r"argument --scales: invalid choice"),
         (["run", "active_learning", "--strategies", "random,bogus"], 2, r"'bogus'"),
         (["run", "surrogate_targets", "--no-such-flag"], 2, r"unrecognized arguments"),
+        (["run", "colorization_tracking", "--data", "no/such"], 2, r"argument --data: .*exist"),
+        (["run", "active_learning", "--data", "no/such"], 2, r"argument --data: .*exist"),
     ],
 )
 def test_help_and_argument_errors_import_no_tensorflow(argv, code, pattern):

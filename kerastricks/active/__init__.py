@@ -10,6 +10,7 @@ from kerastricks.active.ensemble import Ensemble
 from kerastricks.active.kcenter_greedy import kcenter_greedy
 from kerastricks.active.learner_options import Acquisition, LabelPlan, RoundTraining
 from kerastricks.active.mc_predict import mc_predict
+from kerastricks.active.prompt_oracle import prompt_oracle
 from kerastricks.active.representative_batch import representative_batch
 from kerastricks.active.uncertainty import entropy, least_confidence, margin
 
@@ -30,6 +31,7 @@ __all__ = [
     "mc_predict",
     "mean_std",
     "needs_members",
+    "prompt_oracle",
     "representative_batch",
     "variation_ratio",
 ]

@@ -1,5 +1,6 @@
 """Offline data with ground truth: bundled digits and photos, synthetic scenes and videos."""
 
+from kerastricks.datasets.davis import check_davis, davis, write_davis_masks
 from kerastricks.datasets.digits import load_digits
 from kerastricks.datasets.image_folder import check_image_folder, image_folder
 from kerastricks.datasets.line_slopes import line_slopes
@@ -10,7 +11,9 @@ from kerastricks.datasets.subsets import per_class_sample, split_classes
 from kerastricks.datasets.synthetic_driving import synthetic_driving
 
 __all__ = [
+    "check_davis",
     "check_image_folder",
+    "davis",
     "image_folder",
     "line_slopes",
     "load_digits",
@@ -20,4 +23,5 @@ __all__ = [
     "shape_scenes",
     "split_classes",
     "synthetic_driving",
+    "write_davis_masks",
 ]
