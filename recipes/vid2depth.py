@@ -20,7 +20,10 @@ Run (all four variants, the table of docs/vid2depth.md):
 
     nice -n 5 python recipes/vid2depth.py --output out/vid2depth
 
-One variant: `--variants no_icp`; a quick check: `--quick`. Time on a laptop CPU: see
+One variant: `--variants no_icp`; a quick check: `--quick`. Monodepth2's options
+(`--upsample`, `--min-reprojection`, `--automask`) and the oracles that replace one network
+by the ground truth (`--oracle-pose`, `--oracle-depth`) are flags; docs/vid2depth.md has
+what each measured. Time on a laptop CPU: see
 docs/vid2depth.md (the full run was measured on a shared 2-core machine).
 """
 
@@ -446,7 +449,7 @@ def build_parser():
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--reconstruction-weight", type=float, default=0.85)
     parser.add_argument("--ssim-weight", type=float, default=0.15)
-    parser.add_argument("--smoothness-weight", type=float, default=0.05)
+    parser.add_argument("--smoothness-weight", type=float, default=0.001)
     parser.add_argument("--icp-weight", type=float, default=0.1)
     parser.add_argument("--icp-iterations", type=count, default=3)
     parser.add_argument("--icp-points", type=count, default=512, help="points per cloud")
@@ -476,17 +479,20 @@ def build_parser():
     parser.add_argument("--pose-scale", type=float, default=0.01, help="pose output scaling")
     parser.add_argument(
         "--upsample",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="warp every scale's disparity upsampled to the input size (Monodepth2)",
     )
     parser.add_argument(
         "--min-reprojection",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="per-pixel minimum photometric error over the two neighbours (Monodepth2)",
     )
     parser.add_argument(
         "--automask",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="with --min-reprojection: ignore pixels the unwarped neighbours explain better",
     )
     oracle = parser.add_argument_group("oracles (diagnostics: ground truth in training)")
