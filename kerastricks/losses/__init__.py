@@ -5,7 +5,9 @@ from kerastricks.losses.dssim import DSSIM, dssim
 from kerastricks.losses.global_weighted_mean import GlobalWeightedMean
 from kerastricks.losses.icp_alignment import ICPAlignment, icp_alignment
 from kerastricks.losses.masked_reconstruction import MaskedReconstruction, masked_reconstruction
+from kerastricks.losses.minimum_reprojection import minimum_reprojection
 from kerastricks.losses.ms_ssim import ms_ssim
+from kerastricks.losses.photometric_error import photometric_error
 from kerastricks.losses.quantized_color_cross_entropy import (
     QuantizedColorCrossEntropy,
     quantized_color_cross_entropy,
@@ -25,7 +27,9 @@ __all__ = [
     "dssim",
     "icp_alignment",
     "masked_reconstruction",
+    "minimum_reprojection",
     "ms_ssim",
+    "photometric_error",
     "quantized_color_cross_entropy",
     "ssim",
     "ssim_loss",

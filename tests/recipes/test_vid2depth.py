@@ -43,8 +43,37 @@ def test_quick_run_trains_and_writes_the_report(recipe, tmp_path):
 
 def test_quick_run_mirrored_over_two_cpus(recipe, tmp_path):
     metrics = recipe.main(
-        ["--quick", "--output", str(tmp_path), "--distribute", "mirrored", "--variants", "no_ssim"]
+        [
+            *("--quick", "--output", str(tmp_path), "--distribute", "mirrored"),
+            *("--variants", "no_ssim", "--upsample", "--min-reprojection", "--automask"),
+        ]
     )
     check_outputs(metrics, tmp_path)
     assert set(metrics["results"]) == {"train-set mean depth", "no_ssim"}
     assert metrics["loss_after_training"]["no_ssim"] < metrics["loss_before_training"]["no_ssim"]
+
+
+def test_oracles_feed_the_ground_truth_to_training(recipe):
+    data = kt.datasets.synthetic_driving(1, 3, (16, 24), seed=0)
+    args = recipe.build_parser().parse_args(["--oracle-pose", "--oracle-depth"])
+    inputs = recipe.training_inputs(data, args)
+    assert set(inputs) == {"images", "intrinsics", "poses", "depth"}
+    np.testing.assert_array_equal(inputs["poses"], data["poses"])
+    plain = recipe.training_inputs(data, recipe.build_parser().parse_args([]))
+    assert set(plain) == {"images", "intrinsics"}  # no labels without the oracles
+
+
+def test_automask_needs_min_reprojection(recipe):
+    with pytest.raises(SystemExit):
+        recipe.main(["--quick", "--automask"])
+
+
+def test_warp_error_ranks_the_truth_below_no_motion(recipe):
+    data = kt.datasets.synthetic_driving(1, 4, (16, 48), seed=3)
+    true = recipe.warp_error(data, data["depth"][:, 1, ..., 0], data["poses"])
+    # The reference: frame t-1 compared as it is, a plain masked mean written here.
+    known = data["depth"][:, 1] > 0
+    diff = np.abs(data["images"][:, 1] - data["images"][:, 0]) * known
+    still = np.mean(diff.sum(axis=(1, 2, 3)) / (3 * known.sum(axis=(1, 2, 3))))
+    np.testing.assert_allclose(recipe.warp_error(data), still, rtol=1e-5)
+    assert true < still
