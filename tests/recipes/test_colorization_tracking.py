@@ -10,10 +10,12 @@ import pytest
 from tests.helpers import check_recipe_exports, load_recipe, one_line_usage_error
 
 
-@pytest.mark.parametrize("distribute", ["default", "mirrored"])
-def test_quick_run_writes_report_model_and_sane_numbers(tmp_path, distribute):
+# On one device this recipe runs in the DAVIS test below and in .ci/wheel (`kerastricks run
+# colorization_tracking --quick`); the synthetic quick run runs here on two replicas only
+# (the stronger check), which keeps CI short.
+def test_quick_run_writes_report_model_and_sane_numbers(tmp_path):
     recipe = load_recipe("colorization_tracking")
-    metrics = recipe.main(["--quick", "--output", str(tmp_path), "--distribute", distribute])
+    metrics = recipe.main(["--quick", "--output", str(tmp_path), "--distribute", "mirrored"])
     for name in ("metrics.json", "report.md", "tracking_strip.png", "model.keras"):
         assert (tmp_path / name).is_file(), name
     assert json.loads((tmp_path / "metrics.json").read_text()) == json.loads(json.dumps(metrics))

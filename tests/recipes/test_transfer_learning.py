@@ -10,10 +10,11 @@ import kerastricks as kt
 from tests.helpers import check_recipe_exports, load_recipe
 
 
-@pytest.mark.parametrize("distribute", ["default", "mirrored"])
-def test_quick_run_writes_report(tmp_path, distribute):
+# On one device this recipe runs in the own-photos test below; the synthetic quick run runs
+# here on two replicas only (the stronger check), which keeps CI short.
+def test_quick_run_writes_report(tmp_path):
     recipe = load_recipe("transfer_learning")
-    metrics = recipe.main(["--quick", "--output", str(tmp_path), "--distribute", distribute])
+    metrics = recipe.main(["--quick", "--output", str(tmp_path), "--distribute", "mirrored"])
     for name in ("report.md", "metrics.json", "accuracy_vs_depth.png", "model.keras"):
         assert (tmp_path / name).exists(), name
     # The shipped classifier from its files: .keras (safe_mode) and SavedModel agree.
