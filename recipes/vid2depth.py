@@ -419,21 +419,24 @@ def median_scaled(true_depth, depth):
 
 
 def plot_depths(path, test, predictions, count=4):
-    names = list(predictions)
+    """Inputs, predicted inverse depth and, on the synthetic data, the true inverse depth."""
+    names, known = list(predictions), "depth" in test  # your own windows: no true depth
     picks = np.linspace(0, len(test["frame"]) - 1, count).astype(int)
-    fig, axes = plt.subplots(count, len(names) + 2, figsize=(2.6 * (len(names) + 2), 1.1 * count))
+    columns = len(names) + 1 + known
+    fig, axes = plt.subplots(count, columns, figsize=(2.6 * columns, 1.1 * count))
     axes = np.atleast_2d(axes)
     for row, index in enumerate(picks):
-        true = test["depth"][index, 1, ..., 0]
+        true = test["depth"][index, 1, ..., 0] if known else None
         panels = [("input", test["images"][index, 1], None)]
         for name in names:  # inverse depth, median-scaled to the truth, shown like the truth
             pred = predictions[name][0][index]
-            scale = np.median(true[true > 0]) / np.median(pred[true > 0])
+            scale = np.median(true[true > 0]) / np.median(pred[true > 0]) if known else 1.0
             panels.append((f"predicted ({name})", 1.0 / (scale * pred), "magma"))
-        panels.append(
-            ("ground truth", np.where(true > 0, 1.0 / np.maximum(true, 1e-3), 0), "magma")
-        )
-        vmax = panels[-1][1].max()
+        if known:
+            panels.append(
+                ("ground truth", np.where(true > 0, 1.0 / np.maximum(true, 1e-3), 0), "magma")
+            )
+        vmax = max(picture.max() for _, picture, _ in panels[-1 if known else 1 :])
         for col, (title, picture, cmap) in enumerate(panels):
             ax = axes[row, col]
             ax.imshow(picture, cmap=cmap, vmin=0 if cmap else None, vmax=vmax if cmap else None)
@@ -514,27 +517,6 @@ def check_own_data_flags(parser, args):
             parser.error(f"--eval-depth holds {count} maps, --eval-images lists {listed}")
 
 
-def plot_predictions(path, images, predictions, count=4):
-    """Held-out frames and each variant's predicted inverse depth (no ground truth)."""
-    picks = np.linspace(0, len(images) - 1, min(count, len(images))).astype(int)
-    columns = [("input", None)] + [(f"predicted ({name})", name) for name in predictions]
-    fig, axes = plt.subplots(len(picks), len(columns), figsize=(2.6 * len(columns), 1.1 * count))
-    axes = np.atleast_2d(axes).reshape(len(picks), len(columns))
-    for row, index in enumerate(picks):
-        for col, (title, name) in enumerate(columns):
-            ax = axes[row, col]
-            if name is None:
-                ax.imshow(images[index, 1])
-            else:
-                ax.imshow(1.0 / predictions[name][0][index], cmap="magma")
-            ax.set_axis_off()
-            if row == 0:
-                ax.set_title(title, fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def run_on_own_data(args, strategy, output, argv):
     """Trains on `--data`, scores depth on `--eval-images`/`--eval-depth`, writes the report."""
     start = time.perf_counter()
@@ -550,7 +532,7 @@ def run_on_own_data(args, strategy, output, argv):
     warp_errors = {"no motion": warp_error(test)}
     for name, (depth, poses) in predictions.items():
         warp_errors[f"{name}: predicted depth and pose"] = warp_error(test, depth, poses)
-    plot_predictions(output / "depth.png", test["images"], predictions)
+    plot_depths(output / "depth.png", test, predictions)
     plot_losses(output / "losses.png", histories)
     windows = "val.txt windows" if held_out else "train.txt windows (no val.txt)"
     if truth is None:
@@ -579,16 +561,26 @@ def run_on_own_data(args, strategy, output, argv):
         {
             "Depth on your ground truth (median scaling, 80 m cap)": depth_section,
             f"Photometric loss (masked L1, frame t-1 warped into t, {windows})": (
-                kt.recipe_utils.markdown_table(
-                    ["depth and pose", "L1"], [[n, e] for n, e in warp_errors.items()]
-                )
+                photometric_table(warp_errors)
             ),
-            "Run": f"`{' '.join(argv or [])}`; training seconds per variant: {seconds}",
+            "Run": run_line(argv, seconds),
         },
         images=["depth.png", "losses.png"],
         tensorboard=args.tensorboard,
     )
     return metrics
+
+
+def photometric_table(warp_errors):
+    """The photometric table of the report: `{depth and pose: L1}` as Markdown."""
+    return kt.recipe_utils.markdown_table(
+        ["depth and pose", "L1"], [[n, e] for n, e in warp_errors.items()]
+    )
+
+
+def run_line(argv, seconds):
+    """The report's last line: the command line and each variant's training seconds."""
+    return f"`{' '.join(argv or [])}`; training seconds per variant: {seconds}"
 
 
 def loss_summary(histories, seconds):
@@ -668,19 +660,7 @@ def build_parser():
         default=False,
         help="with --min-reprojection: ignore pixels the unwarped neighbours explain better",
     )
-    add_own_data_arguments(parser)
-    oracle = parser.add_argument_group("oracles (diagnostics: ground truth in training)")
-    oracle.add_argument(
-        "--oracle-pose", action="store_true", help="true poses in place of the pose network"
-    )
-    oracle.add_argument(
-        "--oracle-depth", action="store_true", help="true depth in place of the depth network"
-    )
-    return parser
-
-
-def add_own_data_arguments(parser):
-    """--data, --max-windows, --eval-images, --eval-depth (docs/vid2depth.md: Your own data)."""
+    # Your own data (docs/vid2depth.md): checked here, before TensorFlow loads.
     own = parser.add_argument_group("your own data (layouts checked before training)")
     own.add_argument(
         "--data",
@@ -706,6 +686,14 @@ def add_own_data_arguments(parser):
         type=kt.recipe_utils.layout_argument(check_depth_maps),
         help="their true depth maps [N, H, W] in metres (0 = unknown), in the same order",
     )
+    oracle = parser.add_argument_group("oracles (diagnostics: ground truth in training)")
+    oracle.add_argument(
+        "--oracle-pose", action="store_true", help="true poses in place of the pose network"
+    )
+    oracle.add_argument(
+        "--oracle-depth", action="store_true", help="true depth in place of the depth network"
+    )
+    return parser
 
 
 def variant_settings(name, args):
@@ -865,11 +853,9 @@ def main(argv=None):
                 "no ICP 0.175, no SSIM 0.183, no masks 0.176."
             ),
             "Photometric oracle (masked L1, frame t-1 warped into t, held-out windows)": (
-                kt.recipe_utils.markdown_table(
-                    ["depth and pose", "L1"], [[n, e] for n, e in warp_errors.items()]
-                )
+                photometric_table(warp_errors)
             ),
-            "Run": f"`{' '.join(argv or [])}`; training seconds per variant: {seconds}",
+            "Run": run_line(argv, seconds),
         },
         images=["depth.png", "losses.png"],
         tensorboard=args.tensorboard,
