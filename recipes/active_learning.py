@@ -256,6 +256,15 @@ def build_parser():
         default="simulated",
         help="who labels: the known labels (folder names), or you in the terminal",
     )
+
+    def one_run_when_prompted(args):
+        if args.oracle == "prompt" and (
+            args.data is None or len(args.strategies) > 1 or args.seeds > 1
+        ):
+            return "--oracle prompt asks you: give --data, one of --strategies, --seeds 1"
+        return None
+
+    kt.recipe_utils.add_flag_check(parser, one_run_when_prompted)  # before TensorFlow loads
     return parser
 
 
@@ -282,11 +291,8 @@ def load_data(args):
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = kt.recipe_utils.parse_recipe_args(parser, argv)
+    args = kt.recipe_utils.parse_recipe_args(build_parser(), argv)
     names = args.strategies
-    if args.oracle == "prompt" and (args.data is None or len(names) > 1 or args.seeds > 1):
-        parser.error("--oracle prompt asks you: give --data, one of --strategies, --seeds 1")
     strategy = kt.recipe_utils.prepare_run(args)
     output = Path(args.output)
 

@@ -502,21 +502,6 @@ def ground_truth_scores(truth, depth, batch_size=16):
     return {**scores, "images": count}
 
 
-def check_own_data_flags(parser, args):
-    """The flags of your own data that depend on each other (one-line errors, exit 2)."""
-    if (args.eval_images is None) != (args.eval_depth is None):
-        parser.error("--eval-images and --eval-depth go together")
-    if args.eval_images and not args.data:
-        parser.error("--eval-images needs --data (a model trained on your windows)")
-    if args.data and (args.oracle_pose or args.oracle_depth):
-        parser.error("--oracle-pose and --oracle-depth need the synthetic data, not --data")
-    if args.eval_images:
-        count = check_depth_maps(args.eval_depth)[0]
-        listed = len(check_image_list(args.eval_images))
-        if count != listed:
-            parser.error(f"--eval-depth holds {count} maps, --eval-images lists {listed}")
-
-
 def run_on_own_data(args, strategy, output, argv):
     """Trains on `--data`, scores depth on `--eval-images`/`--eval-depth`, writes the report."""
     start = time.perf_counter()
@@ -693,6 +678,24 @@ def build_parser():
     oracle.add_argument(
         "--oracle-depth", action="store_true", help="true depth in place of the depth network"
     )
+
+    def flags_that_go_together(args):
+        if args.automask and not args.min_reprojection:
+            return "--automask needs --min-reprojection"
+        if (args.eval_images is None) != (args.eval_depth is None):
+            return "--eval-images and --eval-depth go together"
+        if args.eval_images and not args.data:
+            return "--eval-images needs --data (a model trained on your windows)"
+        if args.data and (args.oracle_pose or args.oracle_depth):
+            return "--oracle-pose and --oracle-depth need the synthetic data, not --data"
+        if args.eval_images:
+            count = check_depth_maps(args.eval_depth)[0]
+            listed = len(check_image_list(args.eval_images))
+            if count != listed:
+                return f"--eval-depth holds {count} maps, --eval-images lists {listed}"
+        return None
+
+    kt.recipe_utils.add_flag_check(parser, flags_that_go_together)  # before TensorFlow loads
     return parser
 
 
@@ -790,11 +793,7 @@ def train_variants(model, args, strategy, train, test, output, truth=None):
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = kt.recipe_utils.parse_recipe_args(parser, argv)
-    if args.automask and not args.min_reprojection:
-        parser.error("--automask needs --min-reprojection")
-    check_own_data_flags(parser, args)
+    args = kt.recipe_utils.parse_recipe_args(build_parser(), argv)
     strategy = kt.recipe_utils.prepare_run(args)
     output = Path(args.output)
     if args.data:
