@@ -109,12 +109,13 @@ def depth_ground_truth(image_list, depth_file, image_size) -> dict:
 
     Example:
 
-    >>> import tempfile, pathlib
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> import numpy as np
-    >>> from PIL import Image
+    >>> import PIL.Image
     >>> import kerastricks as kt
-    >>> root = pathlib.Path(tempfile.mkdtemp())
-    >>> Image.new("RGB", (12, 6)).save(root / "a.png")
+    >>> root = Path(tempfile.mkdtemp())
+    >>> PIL.Image.new("RGB", (12, 6)).save(root / "a.png")
     >>> _ = (root / "test.txt").write_text("a.png\\n")
     >>> np.save(root / "depth.npy", np.full((1, 6, 12), 5.0, "float32"))
     >>> data = kt.datasets.depth_ground_truth(root / "test.txt", root / "depth.npy", (4, 8))
