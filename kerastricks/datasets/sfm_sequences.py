@@ -75,8 +75,6 @@ def check_sfm_sequences(directory, sequence_length: int = 3) -> dict:
     Traceback (most recent call last):
     ValueError: The prepared windows are listed in train.txt ... Received: missing='...train.txt'
     """
-    from PIL import Image, UnidentifiedImageError
-
     sequence_length = check_int("sequence_length", sequence_length, minimum=2)
     root = Path(directory)
     if not root.is_dir():
@@ -85,6 +83,23 @@ def check_sfm_sequences(directory, sequence_length: int = 3) -> dict:
     if not listings["train"].is_file():
         message = "The prepared windows are listed in train.txt (`<folder> <frame>` per line)."
         fail(message, "missing", str(listings["train"]))
+    # A recipe checks the folder while parsing its flags and again when it reads it (about
+    # 1 ms a window): a layout checked already, with unchanged lists, is not checked again.
+    key = (str(root.resolve()), sequence_length) + tuple(
+        (p.stat().st_mtime_ns, p.stat().st_size) if p.is_file() else None for p in listings.values()
+    )
+    if key not in _CHECKED:
+        _CHECKED.clear()  # the last folder checked only
+        _CHECKED[key] = _check_windows(root, listings, sequence_length)
+    return {split: list(pairs) for split, pairs in _CHECKED[key].items()}
+
+
+_CHECKED = {}  # the last layout checked: (folder, sequence_length, lists' stats) -> windows
+
+
+def _check_windows(root: Path, listings: dict, sequence_length: int) -> dict:
+    from PIL import Image, UnidentifiedImageError
+
     windows = {}
     for split, listing in listings.items():
         windows[split] = _windows(listing) if listing.is_file() else []
