@@ -129,7 +129,7 @@ def test_own_windows_train_and_score_depth_on_your_ground_truth(recipe, tmp_path
     argv = ["--quick", "--data", str(tmp_path / "prepared"), "--output", str(output)]
     argv += ["--eval-images", str(tmp_path / "eval" / "test_files.txt")]
     argv += ["--eval-depth", str(tmp_path / "eval" / "gt_depths.npy")]
-    argv += ["--image-size", "16", "48", "--distribute", "default"]
+    argv += ["--image-size", "16", "48", "--distribute", "default", "--no-jit"]  # 12 steps
     metrics = recipe.main(argv)
     for name in ("metrics.json", "report.md", "depth.png", "losses.png", "model.keras"):
         assert (output / name).is_file(), name
