@@ -656,6 +656,7 @@ def build_parser():
     )
     own.add_argument(
         "--max-windows",
+        metavar="N",
         type=kt.recipe_utils.positive_int,
         help="read at most this many windows of each split (a random subset; default: all)",
     )
