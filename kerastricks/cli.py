@@ -26,6 +26,7 @@ import threading
 from pathlib import Path
 
 from kerastricks._usage import one_line_errors
+from kerastricks.recipe_utils import parse_recipe_args
 
 __all__ = ["main", "recipe_paths"]
 
@@ -76,7 +77,8 @@ def _run(name: str, argv: list) -> int:
     try:
         # --help and argument errors answer here, before TensorFlow loads.
         parser = _recipe_parser(recipes[name])
-        args = parser.parse_args(argv) if parser is not None else None
+        # parse_recipe_args also runs the recipe's checks of flags together.
+        args = parse_recipe_args(parser, argv) if parser is not None else None
         quiet = not getattr(args, "verbose", False)
         if quiet:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -16,10 +16,11 @@ import json
 import weakref
 from pathlib import Path
 
-from kerastricks._checks import check_type
+from kerastricks._checks import check_type, fail
 from kerastricks._usage import one_line_errors
 
 __all__ = [
+    "add_flag_check",
     "add_recipe_arguments",
     "layout_argument",
     "markdown_table",
@@ -102,6 +103,39 @@ def layout_argument(check):
 
 
 _QUICK_DEFAULTS = weakref.WeakKeyDictionary()  # parser -> its --quick defaults
+_FLAG_CHECKS = weakref.WeakKeyDictionary()  # parser -> its checks of flags together
+
+
+def add_flag_check(parser: argparse.ArgumentParser, check) -> None:
+    """Registers a check of flags that depend on each other, run by `parse_recipe_args`.
+
+    `check(args)` returns `None` when the parsed flags go together, else the message of a
+    one-line usage error (exit code 2). It runs on the final flags (after `--quick` has
+    filled its defaults), in `parse_recipe_args`, which the `kerastricks` command also
+    calls before it loads the recipe: so the error comes before TensorFlow loads. Define
+    the check inside the recipe's `build_parser()` (the command runs that function alone).
+
+    Args:
+        parser: the recipe's `argparse.ArgumentParser`.
+        check: a callable taking the parsed flags, returning `None` or a message.
+
+    Example:
+
+    >>> import argparse
+    >>> import kerastricks as kt
+    >>> parser = kt.recipe_utils.add_recipe_arguments(argparse.ArgumentParser(), "demo", 5)
+    >>> _ = parser.add_argument("--first", type=int, default=1)
+    >>> _ = parser.add_argument("--last", type=int, default=2)
+    >>> def in_order(args):
+    ...     return None if args.first <= args.last else "--first must not exceed --last"
+    >>> kt.recipe_utils.add_flag_check(parser, in_order)
+    >>> kt.recipe_utils.parse_recipe_args(parser, ["--last", "4"]).last
+    4
+    """
+    check_type("parser", parser, argparse.ArgumentParser, "an argparse.ArgumentParser")
+    if not callable(check):
+        fail("`check` must be a callable.", "check", check, TypeError)
+    _FLAG_CHECKS.setdefault(parser, []).append(check)
 
 
 def add_recipe_arguments(
@@ -174,6 +208,9 @@ def add_recipe_arguments(
 def parse_recipe_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:
     """Parses a recipe's flags; with `--quick`, its quick defaults fill the untyped flags.
 
+    Then runs the checks registered with `add_flag_check`; a failed one is a one-line
+    usage error (exit code 2).
+
     Args:
         parser: a parser made by `add_recipe_arguments`.
         argv: the arguments, or `None` for `sys.argv[1:]`. Defaults to `None`.
@@ -194,15 +231,19 @@ def parse_recipe_args(parser: argparse.ArgumentParser, argv=None) -> argparse.Na
     check_type("parser", parser, argparse.ArgumentParser, "an argparse.ArgumentParser")
     args = parser.parse_args(argv)
     quick = _QUICK_DEFAULTS.get(parser, {})
-    if not getattr(args, "quick", False) or not quick:
-        return args
-    # Defaults fill only the flags not typed: parse again with the quick defaults.
-    full = {dest: parser.get_default(dest) for dest in quick}
-    parser.set_defaults(**quick)
-    try:
-        return parser.parse_args(argv)
-    finally:
-        parser.set_defaults(**full)
+    if getattr(args, "quick", False) and quick:
+        # Defaults fill only the flags not typed: parse again with the quick defaults.
+        full = {dest: parser.get_default(dest) for dest in quick}
+        parser.set_defaults(**quick)
+        try:
+            args = parser.parse_args(argv)
+        finally:
+            parser.set_defaults(**full)
+    for check in _FLAG_CHECKS.get(parser, []):
+        message = check(args)
+        if message:
+            parser.error(message)
+    return args
 
 
 def prepare_run(args: argparse.Namespace):

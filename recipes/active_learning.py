@@ -97,6 +97,18 @@ def model_factory(options, args, strategy):
     return lambda: build_model(args, strategy, mc_dropout=options.get("mc_dropout", False))
 
 
+def recover_answers(learner, oracle):
+    """Labels typed in a query cut short (Ctrl-C, a crash) that the learner did not store:
+    `--oracle prompt` journals each answer as it is typed, so they are taught back (the
+    learner counts a crashed query's indices as lost; `teach` takes them back)."""
+    answered = getattr(oracle, "answers", dict)()
+    stored = set(learner.labeled_indices.tolist())
+    missing = sorted(i for i in answered if i not in stored)
+    if missing:
+        learner.teach(missing, [answered[i] for i in missing])
+    return missing
+
+
 def run_strategy(name, seed, data, args, strategy, oracle):
     """One active-learning run; returns `[(labels, accuracy), ...]` per round."""
     x_pool, _, x_test, y_test = data
@@ -132,6 +144,7 @@ def run_strategy(name, seed, data, args, strategy, oracle):
         ),
         verbose=2,
     )
+    recover_answers(learner, oracle)
     history = learner.run(validation_data=(x_test, y_test))
     learner.close()
     # Ensembles and MC dropout also log the accuracy of one member alone, which separates
@@ -256,6 +269,15 @@ def build_parser():
         default="simulated",
         help="who labels: the known labels (folder names), or you in the terminal",
     )
+
+    def one_run_when_prompted(args):
+        if args.oracle == "prompt" and (
+            args.data is None or len(args.strategies) > 1 or args.seeds > 1
+        ):
+            return "--oracle prompt asks you: give --data, one of --strategies, --seeds 1"
+        return None
+
+    kt.recipe_utils.add_flag_check(parser, one_run_when_prompted)  # before TensorFlow loads
     return parser
 
 
@@ -282,11 +304,8 @@ def load_data(args):
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = kt.recipe_utils.parse_recipe_args(parser, argv)
+    args = kt.recipe_utils.parse_recipe_args(build_parser(), argv)
     names = args.strategies
-    if args.oracle == "prompt" and (args.data is None or len(names) > 1 or args.seeds > 1):
-        parser.error("--oracle prompt asks you: give --data, one of --strategies, --seeds 1")
     strategy = kt.recipe_utils.prepare_run(args)
     output = Path(args.output)
 
@@ -295,7 +314,8 @@ def main(argv=None):
     args.input_shape, args.num_classes = data[0].shape[1:], len(class_names)
     title = "Active learning on digits" if args.data is None else f"Active learning on {args.data}"
     if args.oracle == "prompt":
-        oracle = kt.active.prompt_oracle(pool_paths, class_names)
+        journal = output / "state" / f"{names[0]}_seed0" / "prompt_answers.jsonl"
+        oracle = kt.active.prompt_oracle(pool_paths, class_names, journal=journal)
     else:  # the known labels (digits, or folder names): a human annotator in real life
         oracle = lambda indices: data[1][indices]  # noqa: E731
 

@@ -326,16 +326,11 @@ def build_parser():
     kt.recipe_utils.add_recipe_arguments(parser, "transfer_learning", epochs=120, quick=quick)
     whole, count = kt.recipe_utils.non_negative_int, kt.recipe_utils.positive_int
 
-    def class_folders(text):  # the layout is checked here, before TensorFlow loads
-        try:
-            classes = check_image_folder(text)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
-        for name, files in classes.items():
+    def class_folders(folder):  # the layout, checked while parsing: before TensorFlow loads
+        for name, files in check_image_folder(folder).items():
             if len(files) < 2:
-                message = f"class {name!r} needs at least 2 images (one is held out)"
-                raise argparse.ArgumentTypeError(message)
-        return text
+                message = f"class {name!r} needs at least 2 images (one is held out)."
+                raise ValueError(f"{message} Received: images={len(files)}")
 
     def decay(text):
         value = float(text)
@@ -344,7 +339,10 @@ def build_parser():
         return value
 
     parser.add_argument(
-        "--data", type=class_folders, metavar="DIR", help="your photos: DIR/<class>/<image>"
+        "--data",
+        type=kt.recipe_utils.layout_argument(class_folders),
+        metavar="DIR",
+        help="your photos: DIR/<class>/<image>",
     )
     parser.add_argument(
         "--backbone",

@@ -20,7 +20,10 @@ Run (all four variants, the table of docs/vid2depth.md):
 
     nice -n 5 python recipes/vid2depth.py --output out/vid2depth
 
-One variant: `--variants no_icp`; a quick check: `--quick`. Monodepth2's options
+One variant: `--variants no_icp`; a quick check: `--quick`. Your own video: `--data DIR`,
+windows prepared by SfMLearner's or vid2depth's scripts (KITTI, Cityscapes, ...), and
+`--eval-images LIST --eval-depth NPY` to score depth on your ground truth (docs/vid2depth.md,
+"Your own data"). Monodepth2's options
 (`--upsample`, `--min-reprojection`, `--automask`) and the oracles that replace one network
 by the ground truth (`--oracle-pose`, `--oracle-depth`) are flags; docs/vid2depth.md has
 what each measured. Time on a laptop CPU: see
@@ -38,6 +41,11 @@ import tensorflow as tf
 from keras import layers, ops
 
 import kerastricks as kt
+from kerastricks.datasets import (  # for build_parser: no TensorFlow
+    check_depth_maps,
+    check_image_list,
+    check_sfm_sequences,
+)
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -368,10 +376,13 @@ def warp_error(test, depth=None, poses=None):
     """Oracle check of the loss: masked L1 error of frame t-1 warped into frame t.
 
     Over the pixels of known true depth that the warp keeps, averaged per window, then
-    over the windows; `depth=None`: no motion (frame t-1 compared as it is).
+    over the windows (every pixel the warp keeps when `test` has no true depth);
+    `depth=None`: no motion (frame t-1 compared as it is).
     """
     target, source = test["images"][:, 1], test["images"][:, 0]
-    known = (test["depth"][:, 1] > 0).astype(np.float32)
+    known = np.ones_like(target[..., :1])  # your own data (--data): no true depth
+    if "depth" in test:
+        known = (test["depth"][:, 1] > 0).astype(np.float32)
     if depth is None:
         warped, mask = source, known
     else:
@@ -380,6 +391,21 @@ def warp_error(test, depth=None, poses=None):
         )
         mask = np.asarray(mask) * known
     return float(np.mean(np.asarray(kt.losses.masked_reconstruction(target, warped, mask))))
+
+
+def variant_scores(model, test, prediction, truth=None):
+    """Depth and 3-frame ATE on the synthetic truth; on your own data, depth on `truth`
+    (`{}` without it: depth not evaluated)."""
+    if truth is not None:
+        disparities = model.disparity_net.predict(truth["images"], batch_size=16, verbose=0)
+        return ground_truth_scores(truth, 1.0 / keras.tree.flatten(disparities)[0][..., 0])
+    if "depth" not in test:
+        return {}
+    depth, poses = prediction
+    return {
+        **depth_scores(test["depth"][:, 1, ..., 0], depth),
+        **trajectory_scores(test["poses"], poses),
+    }
 
 
 def median_scaled(true_depth, depth):
@@ -393,21 +419,24 @@ def median_scaled(true_depth, depth):
 
 
 def plot_depths(path, test, predictions, count=4):
-    names = list(predictions)
+    """Inputs, predicted inverse depth and, on the synthetic data, the true inverse depth."""
+    names, known = list(predictions), "depth" in test  # your own windows: no true depth
     picks = np.linspace(0, len(test["frame"]) - 1, count).astype(int)
-    fig, axes = plt.subplots(count, len(names) + 2, figsize=(2.6 * (len(names) + 2), 1.1 * count))
+    columns = len(names) + 1 + known
+    fig, axes = plt.subplots(count, columns, figsize=(2.6 * columns, 1.1 * count))
     axes = np.atleast_2d(axes)
     for row, index in enumerate(picks):
-        true = test["depth"][index, 1, ..., 0]
+        true = test["depth"][index, 1, ..., 0] if known else None
         panels = [("input", test["images"][index, 1], None)]
         for name in names:  # inverse depth, median-scaled to the truth, shown like the truth
             pred = predictions[name][0][index]
-            scale = np.median(true[true > 0]) / np.median(pred[true > 0])
+            scale = np.median(true[true > 0]) / np.median(pred[true > 0]) if known else 1.0
             panels.append((f"predicted ({name})", 1.0 / (scale * pred), "magma"))
-        panels.append(
-            ("ground truth", np.where(true > 0, 1.0 / np.maximum(true, 1e-3), 0), "magma")
-        )
-        vmax = panels[-1][1].max()
+        if known:
+            panels.append(
+                ("ground truth", np.where(true > 0, 1.0 / np.maximum(true, 1e-3), 0), "magma")
+            )
+        vmax = max(picture.max() for _, picture, _ in panels[-1 if known else 1 :])
         for col, (title, picture, cmap) in enumerate(panels):
             ax = axes[row, col]
             ax.imshow(picture, cmap=cmap, vmin=0 if cmap else None, vmax=vmax if cmap else None)
@@ -430,6 +459,126 @@ def plot_losses(path, histories):
     plt.close(fig)
 
 
+# --- Your own data (--data, --eval-images, --eval-depth) ----------------------------------
+
+
+def own_data(args):
+    """Windows of `--data` (SfMLearner / vid2depth layout) and the optional depth test set.
+
+    Trains on `train.txt`; `val.txt`'s windows are held out for the photometric table
+    (the training windows stand in when there is no `val.txt`).
+    """
+    size = tuple(args.image_size)
+    train, test = (
+        kt.datasets.sfm_sequences(args.data, split, size, max_windows=args.max_windows)
+        for split in ("train", "val")
+    )
+    held_out = len(test["images"]) > 0
+    truth = None
+    if args.eval_images:
+        truth = kt.datasets.depth_ground_truth(args.eval_images, args.eval_depth, size)
+    return train, (test if held_out else train), held_out, truth
+
+
+def ground_truth_scores(truth, depth, batch_size=16):
+    """Mean depth metrics over the images of `truth` with ground truth (SfMLearner's protocol).
+
+    Each predicted map (`depth`, at the network's size) is resized bilinearly to its true
+    map's size, as SfMLearner does, then scored by `kt.metrics.depth_metrics` (median
+    scaling, 80 m cap); images without a true pixel in range are left out.
+    """
+    true_size = truth["depth"].shape[1:]
+    per_image = {name: [] for name in METRICS}
+    for start in range(0, len(depth), batch_size):
+        true = np.asarray(truth["depth"][start : start + batch_size], np.float32)
+        pred = depth[start : start + batch_size, ..., None].astype(np.float32)
+        pred = np.asarray(ops.image.resize(pred, true_size, interpolation="bilinear"))[..., 0]
+        result = kt.metrics.depth_metrics(true, np.maximum(pred, 1e-3), max_depth=80.0)
+        keep = np.asarray(result["valid_pixels"]) > 0
+        for name in METRICS:
+            per_image[name].extend(np.asarray(result[name])[keep].tolist())
+    count = len(per_image[METRICS[0]])
+    scores = {name: float(np.mean(v)) if count else float("nan") for name, v in per_image.items()}
+    return {**scores, "images": count}
+
+
+def run_on_own_data(args, strategy, output, argv):
+    """Trains on `--data`, scores depth on `--eval-images`/`--eval-depth`, writes the report."""
+    start = time.perf_counter()
+    train, test, held_out, truth = own_data(args)
+    data_seconds = time.perf_counter() - start
+    model = build_model(args, strategy)
+    histories, predictions, seconds, rows = train_variants(
+        model, args, strategy, train, test, output, truth
+    )
+    if truth is not None:  # a constant depth, median-scaled: what a network has to beat
+        flat = np.ones((len(truth["images"]), *args.image_size), np.float32)
+        rows = {"constant depth (median-scaled)": ground_truth_scores(truth, flat), **rows}
+    warp_errors = {"no motion": warp_error(test)}
+    for name, (depth, poses) in predictions.items():
+        warp_errors[f"{name}: predicted depth and pose"] = warp_error(test, depth, poses)
+    plot_depths(output / "depth.png", test, predictions)
+    plot_losses(output / "losses.png", histories)
+    windows = "val.txt windows" if held_out else "train.txt windows (no val.txt)"
+    if truth is None:
+        depth_section = (
+            "Depth was not evaluated: no ground truth was given (`--eval-images` and "
+            "`--eval-depth`). The synthetic-data baselines and the paper's KITTI numbers "
+            "do not apply to these data."
+        )
+    else:
+        columns = ["model", *METRICS, "images"]
+        depth_section = kt.recipe_utils.markdown_table(
+            columns, [[name, *(row[c] for c in columns[1:])] for name, row in rows.items()]
+        )
+    metrics = {
+        "results": rows,
+        "depth_evaluated": truth is not None,
+        **loss_summary(histories, seconds),
+        "data_seconds": data_seconds,
+        "windows": {"train": len(train["frame"]), "held_out": len(test["frame"]) * held_out},
+        "warp_errors": warp_errors,
+    }
+    kt.recipe_utils.write_report(
+        output,
+        f"vid2depth: unsupervised depth and ego-motion on {args.data}",
+        metrics,
+        {
+            "Depth on your ground truth (median scaling, 80 m cap)": depth_section,
+            f"Photometric loss (masked L1, frame t-1 warped into t, {windows})": (
+                photometric_table(warp_errors)
+            ),
+            "Run": run_line(argv, seconds),
+        },
+        images=["depth.png", "losses.png"],
+        tensorboard=args.tensorboard,
+    )
+    return metrics
+
+
+def photometric_table(warp_errors):
+    """The photometric table of the report: `{depth and pose: L1}` as Markdown."""
+    return kt.recipe_utils.markdown_table(
+        ["depth and pose", "L1"], [[n, e] for n, e in warp_errors.items()]
+    )
+
+
+def run_line(argv, seconds):
+    """The report's last line: the command line and each variant's training seconds."""
+    return f"`{' '.join(argv or [])}`; training seconds per variant: {seconds}"
+
+
+def loss_summary(histories, seconds):
+    """The losses before and after training of each variant, and its training time."""
+    return {
+        "loss_before_training": {n: h["probe_loss"][0] for n, h in histories.items()},
+        "loss_after_training": {n: h["probe_loss"][1] for n, h in histories.items()},
+        "loss_first_epoch": {n: h["loss"][0] for n, h in histories.items()},
+        "loss_last_epoch": {n: h["loss"][-1] for n, h in histories.items()},
+        "train_seconds": seconds,
+    }
+
+
 # --- Main ------------------------------------------------------------------------------
 
 
@@ -443,6 +592,7 @@ def build_parser():
         "sequence_length": 6,
         "variants": ["all"],
         "scales": 2,
+        "max_windows": 64,
     }
     kt.recipe_utils.add_recipe_arguments(parser, "vid2depth", epochs=30, quick=quick)
     count = kt.recipe_utils.positive_int
@@ -495,6 +645,33 @@ def build_parser():
         default=False,
         help="with --min-reprojection: ignore pixels the unwarped neighbours explain better",
     )
+    # Your own data (docs/vid2depth.md): checked here, before TensorFlow loads.
+    own = parser.add_argument_group("your own data (layouts checked before training)")
+    own.add_argument(
+        "--data",
+        metavar="DIR",
+        type=kt.recipe_utils.layout_argument(check_sfm_sequences),
+        help="windows prepared by SfMLearner's or vid2depth's scripts: DIR/train.txt "
+        "(trained on), DIR/val.txt (held out), DIR/<folder>/<frame>.jpg and _cam.txt",
+    )
+    own.add_argument(
+        "--max-windows",
+        metavar="N",
+        type=kt.recipe_utils.positive_int,
+        help="read at most this many windows of each split (a random subset; default: all)",
+    )
+    own.add_argument(
+        "--eval-images",
+        metavar="LIST",
+        type=kt.recipe_utils.layout_argument(check_image_list),
+        help="a text file of test images, one path per line (relative to the file)",
+    )
+    own.add_argument(
+        "--eval-depth",
+        metavar="NPY",
+        type=kt.recipe_utils.layout_argument(check_depth_maps),
+        help="their true depth maps [N, H, W] in metres (0 = unknown), in the same order",
+    )
     oracle = parser.add_argument_group("oracles (diagnostics: ground truth in training)")
     oracle.add_argument(
         "--oracle-pose", action="store_true", help="true poses in place of the pose network"
@@ -502,6 +679,24 @@ def build_parser():
     oracle.add_argument(
         "--oracle-depth", action="store_true", help="true depth in place of the depth network"
     )
+
+    def flags_that_go_together(args):
+        if args.automask and not args.min_reprojection:
+            return "--automask needs --min-reprojection"
+        if (args.eval_images is None) != (args.eval_depth is None):
+            return "--eval-images and --eval-depth go together"
+        if args.eval_images and not args.data:
+            return "--eval-images needs --data (a model trained on your windows)"
+        if args.data and (args.oracle_pose or args.oracle_depth):
+            return "--oracle-pose and --oracle-depth need the synthetic data, not --data"
+        if args.eval_images:
+            count = check_depth_maps(args.eval_depth)[0]
+            listed = len(check_image_list(args.eval_images))
+            if count != listed:
+                return f"--eval-depth holds {count} maps, --eval-images lists {listed}"
+        return None
+
+    kt.recipe_utils.add_flag_check(parser, flags_that_go_together)  # before TensorFlow loads
     return parser
 
 
@@ -554,8 +749,12 @@ def probe_loss(model, probe):
     return loss
 
 
-def train_variants(model, args, strategy, train, test, output):
-    """Trains each variant from the same initial weights with one compiled step; evaluates."""
+def train_variants(model, args, strategy, train, test, output, truth=None):
+    """Trains each variant from the same initial weights with one compiled step; evaluates.
+
+    `truth`: your own depth test set (`--eval-images`, `--eval-depth`), scored in place
+    of the synthetic ground truth.
+    """
     inputs = training_inputs(train, args)
     dataset = training_dataset(inputs, args.batch_size * strategy.num_replicas_in_sync, args.seed)
     with strategy.scope():
@@ -581,12 +780,8 @@ def train_variants(model, args, strategy, train, test, output):
         )
         histories[name], seconds[name] = history.history, time.perf_counter() - start
         histories[name]["probe_loss"] = [before, probe_loss(model, probe)]
-        depth, poses = predict(model, test)
-        predictions[name] = depth, poses
-        rows[name] = {
-            **depth_scores(test["depth"][:, 1, ..., 0], depth),
-            **trajectory_scores(test["poses"], poses),
-        }
+        predictions[name] = predict(model, test)
+        rows[name] = variant_scores(model, test, predictions[name], truth)
         if name == args.variants[0]:
             # The disparity network (served: the finest scale) and the pose network.
             sample = test["images"][:4]
@@ -599,12 +794,11 @@ def train_variants(model, args, strategy, train, test, output):
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = kt.recipe_utils.parse_recipe_args(parser, argv)
-    if args.automask and not args.min_reprojection:
-        parser.error("--automask needs --min-reprojection")
+    args = kt.recipe_utils.parse_recipe_args(build_parser(), argv)
     strategy = kt.recipe_utils.prepare_run(args)
     output = Path(args.output)
+    if args.data:
+        return run_on_own_data(args, strategy, output, argv)
 
     start = time.perf_counter()
     train, test = make_data(args)
@@ -643,11 +837,7 @@ def main(argv=None):
     ]
     metrics = {
         "results": rows,
-        "loss_before_training": {n: h["probe_loss"][0] for n, h in histories.items()},
-        "loss_after_training": {n: h["probe_loss"][1] for n, h in histories.items()},
-        "loss_first_epoch": {n: h["loss"][0] for n, h in histories.items()},
-        "loss_last_epoch": {n: h["loss"][-1] for n, h in histories.items()},
-        "train_seconds": seconds,
+        **loss_summary(histories, seconds),
         "data_seconds": data_seconds,
         "windows": {"train": len(train["frame"]), "test": len(test["frame"])},
         "warp_errors": warp_errors,
@@ -663,11 +853,9 @@ def main(argv=None):
                 "no ICP 0.175, no SSIM 0.183, no masks 0.176."
             ),
             "Photometric oracle (masked L1, frame t-1 warped into t, held-out windows)": (
-                kt.recipe_utils.markdown_table(
-                    ["depth and pose", "L1"], [[n, e] for n, e in warp_errors.items()]
-                )
+                photometric_table(warp_errors)
             ),
-            "Run": f"`{' '.join(argv or [])}`; training seconds per variant: {seconds}",
+            "Run": run_line(argv, seconds),
         },
         images=["depth.png", "losses.png"],
         tensorboard=args.tensorboard,

@@ -331,3 +331,33 @@ def one_line_usage_error(capsys, main, argv) -> str:
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1, lines
     return lines[0]
+
+
+def write_sfm_sequences(root, frame_size=(8, 24), windows=3, folders=("drive_a", "drive_b")):
+    """A tiny prepared-sequence folder in SfMLearner's / vid2depth's layout.
+
+    Per folder, `windows` windows of 3 frames (each `frame_size`) side by side in one JPEG:
+    a seeded random texture sliding 1 px per frame; `<frame>_cam.txt` written as the
+    scripts write it (`%f,0.,%f,0.,%f,%f,0.,0.,1.`), with `fx = 20 + folder index`; the
+    last window of each folder in `val.txt`, the others in `train.txt`. Returns
+    `{"train": [(folder, frame)], "val": [...]}`.
+    """
+    from PIL import Image
+
+    height, width = frame_size
+    rng = np.random.default_rng(0)
+    listed = {"train": [], "val": []}
+    for f, folder in enumerate(folders):
+        (root / folder).mkdir(parents=True)
+        texture = rng.integers(0, 256, (height, width + windows + 2, 3), dtype=np.uint8)
+        for j in range(windows):
+            frame = f"{j + 1:010d}"
+            strip = np.concatenate([texture[:, j + k : j + k + width] for k in range(3)], 1)
+            Image.fromarray(strip).save(root / folder / f"{frame}.jpg", quality=95)
+            fx, fy, cx, cy = 20.0 + f, 20.0, (width - 1) / 2, (height - 1) / 2
+            camera = "%f,0.,%f,0.,%f,%f,0.,0.,1." % (fx, cx, fy, cy)  # noqa: UP031 - theirs
+            (root / folder / f"{frame}_cam.txt").write_text(camera)
+            listed["val" if j == windows - 1 else "train"].append((folder, frame))
+    for split, pairs in listed.items():
+        (root / f"{split}.txt").write_text("".join(f"{a} {b}\n" for a, b in pairs))
+    return listed

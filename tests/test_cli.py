@@ -120,6 +120,11 @@ def test_list_imports_no_tensorflow_and_prints_only_its_answer():
         (["run", "surrogate_targets", "--no-such-flag"], 2, r"unrecognized arguments"),
         (["run", "colorization_tracking", "--data", "no/such"], 2, r"argument --data: .*exist"),
         (["run", "active_learning", "--data", "no/such"], 2, r"argument --data: .*exist"),
+        (["run", "vid2depth", "--data", "no/such"], 2, r"argument --data: .*exist"),
+        (["run", "vid2depth", "--eval-depth", "no/such.npy"], 2, r"argument --eval-depth: "),
+        # Flags that go together: checked before TensorFlow loads as well.
+        (["run", "vid2depth", "--automask"], 2, r"--automask needs --min-reprojection"),
+        (["run", "active_learning", "--oracle", "prompt"], 2, r"--oracle prompt asks you"),
     ],
 )
 def test_help_and_argument_errors_import_no_tensorflow(argv, code, pattern):

@@ -112,3 +112,24 @@ def test_quick_defaults_fill_only_untyped_flags_and_counts_are_checked(capsys):
     assert exit.value.code == 2
     message = capsys.readouterr().err
     assert message.count("\n") == 1 and "argument --epochs: expected an integer >= 0" in message
+
+
+def test_flag_checks_run_on_the_final_flags_and_fail_in_one_line(capsys):
+    parser = kt.recipe_utils.add_recipe_arguments(
+        argparse.ArgumentParser(prog="demo"), "demo", 10, quick={"epochs": 1}
+    )
+    seen = []
+
+    def at_most_three_epochs(args):
+        seen.append(args.epochs)
+        return None if args.epochs <= 3 else f"too many epochs: {args.epochs}"
+
+    kt.recipe_utils.add_flag_check(parser, at_most_three_epochs)
+    # --quick's default (1) is in place when the check runs: it passes, once.
+    assert kt.recipe_utils.parse_recipe_args(parser, ["--quick"]).epochs == 1 and seen == [1]
+    with pytest.raises(SystemExit) as exit:
+        kt.recipe_utils.parse_recipe_args(parser, ["--quick", "--epochs", "5"])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err == "demo: error: too many epochs: 5 (see `demo --help`)\n"
+    with pytest.raises(TypeError, match=r"`check` must be a callable.*Received: check=3"):
+        kt.recipe_utils.add_flag_check(parser, 3)

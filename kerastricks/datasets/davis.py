@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from kerastricks._checks import check_choice, check_int, fail
+from kerastricks.datasets._image_files import read_rgb, resized
 
 __all__ = ["check_davis", "davis", "write_davis_masks"]
 
@@ -139,7 +140,7 @@ def davis(directory, split: str = "val", image_size=(240, 432), resolution: str 
     >>> video["name"], video["frames"].shape, video["masks"].shape
     ('dogs', (3, 4, 4, 3), (3, 6, 8))
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     check_choice("split", split, SPLITS)
     height, width = (check_int("image_size", s, minimum=1) for s in image_size)
@@ -148,12 +149,7 @@ def davis(directory, split: str = "val", image_size=(240, 432), resolution: str 
         frames_dir = Path(directory) / "JPEGImages" / resolution / name
         frames = []
         for path in _frame_files(frames_dir, ".jpg"):
-            try:
-                with Image.open(path) as image:
-                    rgb = image.convert("RGB").resize((width, height), Image.BILINEAR)
-            except (OSError, UnidentifiedImageError, ValueError) as error:
-                fail(f"Cannot read this frame ({error}).", "file", str(path))
-            frames.append(np.asarray(rgb, dtype=np.float32) / 255.0)
+            frames.append(resized(read_rgb(path, "frame"), height, width))
         annotations = Path(directory) / "Annotations" / resolution / name
         paths = [annotations / f"{t:05d}.png" for t in range(len(frames))]
         masks, palette = None, None

@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from kerastricks._checks import check_int, fail
+from kerastricks.datasets._image_files import read_rgb, resized
 
 __all__ = ["check_image_folder", "image_folder"]
 
@@ -111,18 +112,11 @@ def image_folder(directory, image_size=(224, 224)) -> tuple:
     >>> x.shape, y.tolist(), names
     ((2, 8, 8, 3), [0, 1], ['cat', 'dog'])
     """
-    from PIL import Image, UnidentifiedImageError
-
     height, width = (check_int("image_size", s, minimum=1) for s in image_size)
     classes = check_image_folder(directory)
     images, labels = [], []
     for label, files in enumerate(classes.values()):
         for path in files:
-            try:
-                with Image.open(path) as image:
-                    rgb = image.convert("RGB").resize((width, height), Image.BILINEAR)
-            except (OSError, UnidentifiedImageError, ValueError) as error:
-                fail(f"Cannot read this image ({error}).", "file", str(path))
-            images.append(np.asarray(rgb, dtype=np.float32))
+            images.append(resized(read_rgb(path), height, width, scale=1.0))
             labels.append(label)
     return np.stack(images), np.asarray(labels, dtype=np.int32), list(classes)

@@ -48,3 +48,34 @@ def test_reads_standard_input_by_default(monkeypatch, capsys):
 def test_class_names_must_be_two_distinct(names):
     with pytest.raises(ValueError, match=r"at least two distinct names.*Received: class_names="):
         kt.active.prompt_oracle(["x.png"], names)
+
+
+def test_a_journal_keeps_the_answers_of_an_interrupted_query(tmp_path):
+    journal = tmp_path / "state" / "answers.jsonl"
+    paths, names = ["a.jpg", "b.jpg", "c.jpg", "d.jpg"], ["cat", "dog"]
+
+    typed = iter(["dog", "cat"])
+
+    def interrupted(prompt):
+        answer = next(typed, None)
+        if answer is None:
+            raise KeyboardInterrupt  # Ctrl-C at the third question
+        return answer
+
+    first = kt.active.prompt_oracle(paths, names, input=interrupted, print=lambda line: None)
+    with pytest.raises(KeyboardInterrupt):
+        kt.active.prompt_oracle(
+            paths, names, input=interrupted, print=lambda line: None, journal=journal
+        )(np.array([2, 0, 3]))
+    assert first.answers() == {}  # no journal, nothing kept
+    # The same query again, in a new process: only the unanswered item is asked.
+    read, prompts, queue = scripted(["1"])
+    again = kt.active.prompt_oracle(
+        paths, names, input=read, print=lambda line: None, journal=journal
+    )
+    assert again([2, 0, 3]).tolist() == [1, 0, 1] and len(prompts) == 1
+    assert again.answers() == {2: 1, 0: 0, 3: 1}
+    # A line cut by a crash, and answers about other files (another pool), are ignored.
+    with open(journal, "a") as file:
+        file.write('{"index": 1, "path": "other.jpg", "label": 0}\n{"index": 1, "pa')
+    assert again.answers() == {2: 1, 0: 0, 3: 1}

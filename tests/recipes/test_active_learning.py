@@ -136,3 +136,33 @@ def test_prompt_oracle_needs_one_strategy_and_bad_folders_are_one_line_errors(tm
     ):
         line = one_line_usage_error(capsys, recipe.main, [*argv, "--output", str(tmp_path)])
         assert re.search(pattern, line), line
+
+
+def test_prompt_answers_typed_before_a_crash_are_taught_back(tmp_path):
+    recipe = load_recipe("active_learning")
+    x = np.zeros((6, 2), "float32")
+    paths = [f"img_{i}.png" for i in range(6)]
+    journal = tmp_path / "state" / "prompt_answers.jsonl"
+
+    def learner():
+        return kt.active.ActiveLearner(
+            lambda: None,
+            x,
+            oracle,
+            tmp_path / "state",
+            "random",
+            kt.active.LabelPlan(query_size=3, budget=6),
+        )
+
+    oracle = kt.active.prompt_oracle(paths, ["a", "b"], input=lambda prompt: "b", journal=journal)
+    oracle([4, 1])  # two answers typed and journaled...
+    (tmp_path / "state").mkdir(exist_ok=True)
+    # ...then the process died during that call (index 5 was not answered): on restart
+    # the learner finds the call in flight and counts its indices as lost.
+    (tmp_path / "state" / "pending.json").write_text("[4, 1, 5]")
+    restarted = learner()
+    assert restarted.lost_indices.tolist() == [1, 4, 5]
+    assert recipe.recover_answers(restarted, oracle) == [1, 4]
+    assert restarted.lost_indices.tolist() == [5]  # never answered: still lost
+    assert restarted.labeled_indices.tolist() == [1, 4]
+    restarted.close()

@@ -1,11 +1,17 @@
 import json
 import math
+import re
 
 import numpy as np
 import pytest
 
 import kerastricks as kt
-from tests.helpers import check_recipe_exports, load_recipe
+from tests.helpers import (
+    check_recipe_exports,
+    load_recipe,
+    one_line_usage_error,
+    write_sfm_sequences,
+)
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +83,122 @@ def test_warp_error_ranks_the_truth_below_no_motion(recipe):
     still = np.mean(diff.sum(axis=(1, 2, 3)) / (3 * known.sum(axis=(1, 2, 3))))
     np.testing.assert_allclose(recipe.warp_error(data), still, rtol=1e-5)
     assert true < still
+
+
+def reference_depth_metrics(true, pred):
+    """SfMLearner's protocol in NumPy, per image: pixels with true depth in (1e-3, 80),
+    prediction times median(true) / median(pred) there, clipped to [1e-3, 80]; the
+    per-image Abs Rel, RMSE and delta < 1.25 averaged over the images."""
+    rows = []
+    for d, p in zip(true, pred):
+        valid = (d > 1e-3) & (d < 80)
+        d, p = d[valid], p[valid]
+        p = np.clip(p * np.median(d) / np.median(p), 1e-3, 80)
+        ratio = np.maximum(d / p, p / d)
+        rows.append(
+            [np.mean(np.abs(d - p) / d), np.sqrt(np.mean((d - p) ** 2)), np.mean(ratio < 1.25)]
+        )
+    return dict(zip(("abs_rel", "rmse", "delta_1"), np.mean(rows, axis=0)))
+
+
+def write_depth_test_set(root, count=3, size=(16, 48)):
+    """Single frames (PNG, at the network's size so that nothing is resized) and true
+    depth maps: a ground plane, far at the top (0 = unknown in the first row)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    root.mkdir()
+    for i in range(count):
+        pixels = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(root / f"frame_{i}.png")
+    (root / "test_files.txt").write_text("".join(f"frame_{i}.png\n" for i in range(count)))
+    rows = np.linspace(60.0, 3.0, size[0], dtype=np.float32)[:, None]
+    depth = np.broadcast_to(rows * (1 + 0.1 * np.arange(count))[:, None, None], (count, *size))
+    depth = np.array(depth)
+    depth[:, 0] = 0.0
+    np.save(root / "gt_depths.npy", depth)
+    return depth
+
+
+def test_own_windows_train_and_score_depth_on_your_ground_truth(recipe, tmp_path):
+    import keras
+
+    write_sfm_sequences(tmp_path / "prepared")
+    true = write_depth_test_set(tmp_path / "eval")
+    output = tmp_path / "out"
+    argv = ["--quick", "--data", str(tmp_path / "prepared"), "--output", str(output)]
+    argv += ["--eval-images", str(tmp_path / "eval" / "test_files.txt")]
+    argv += ["--eval-depth", str(tmp_path / "eval" / "gt_depths.npy")]
+    argv += ["--image-size", "16", "48", "--distribute", "default", "--no-jit"]  # 12 steps
+    metrics = recipe.main(argv)
+    for name in ("metrics.json", "report.md", "depth.png", "losses.png", "model.keras"):
+        assert (output / name).is_file(), name
+    assert json.loads((output / "metrics.json").read_text()) == json.loads(json.dumps(metrics))
+    assert metrics["windows"] == {"train": 4, "held_out": 2}  # the fixture's lists
+    assert metrics["depth_evaluated"] is True
+    rows = metrics["results"]
+    assert list(rows) == ["constant depth (median-scaled)", "all"]
+    # The baseline: a constant map, median-scaled, recomputed here.
+    baseline = reference_depth_metrics(true, np.ones_like(true))
+    # The trained network, reloaded from its .keras file, on the same pixels (PNGs at the
+    # network's size: nothing resized); the same float32 network on the same input, so
+    # only the order of sums may differ: rtol 1e-4.
+    network = keras.saving.load_model(output / "model.keras", safe_mode=True)
+    images = np.stack([read_png(tmp_path / "eval" / f"frame_{i}.png") for i in range(3)])
+    disparity = keras.tree.flatten(network.predict(images, verbose=0))[0][..., 0]
+    trained = reference_depth_metrics(true, 1.0 / disparity)
+    for name, expected in (("constant depth (median-scaled)", baseline), ("all", trained)):
+        assert rows[name]["images"] == 3
+        for key, value in expected.items():
+            assert rows[name][key] == pytest.approx(value, rel=1e-4), (name, key)
+    report = (output / "report.md").read_text()
+    assert "Depth on your ground truth" in report and "| all |" in report
+    assert "0.163" not in report  # the paper's KITTI numbers are not these data's
+    assert set(metrics["warp_errors"]) == {"no motion", "all: predicted depth and pose"}
+
+
+def read_png(path):
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB"), np.float32) / 255.0
+
+
+@pytest.mark.parametrize(
+    "breakage, pattern",
+    [
+        ("no data folder", r"argument --data: The data folder does not exist"),
+        ("odd width", r"argument --data: .*multiple of 3.*drive_a/0000000001\.jpg'"),
+        ("no camera", r"argument --data: .*no camera file.*drive_b/0000000002_cam\.txt'"),
+        ("missing image", r"argument --eval-images: Line 2 .*names no file.*frame_9\.png'"),
+        ("flat depth", r"argument --eval-depth: .*\[N, H, W\].*Received: shape=\(16, 48\)"),
+        ("count", r"--eval-depth holds 3 maps, --eval-images lists 2"),
+        ("depth alone", r"--eval-images and --eval-depth go together"),
+        ("oracle", r"--oracle-pose and --oracle-depth need the synthetic data"),
+    ],
+)
+def test_bad_own_data_is_a_one_line_error(recipe, tmp_path, capsys, breakage, pattern):
+    from PIL import Image
+
+    prepared, evaluation = tmp_path / "prepared", tmp_path / "eval"
+    write_sfm_sequences(prepared)
+    write_depth_test_set(evaluation)
+    listing, depth = evaluation / "test_files.txt", evaluation / "gt_depths.npy"
+    argv = ["--data", str(prepared), "--eval-images", str(listing), "--eval-depth", str(depth)]
+    if breakage == "no data folder":
+        argv[1] = str(tmp_path / "no_such")
+    if breakage == "odd width":
+        Image.new("RGB", (70, 8)).save(prepared / "drive_a" / "0000000001.jpg")
+    if breakage == "no camera":
+        (prepared / "drive_b" / "0000000002_cam.txt").unlink()
+    if breakage == "missing image":
+        listing.write_text("frame_0.png\nframe_9.png\n")
+    if breakage == "flat depth":
+        np.save(depth, np.ones((16, 48), np.float32))
+    if breakage == "count":
+        listing.write_text("frame_0.png\nframe_1.png\n")
+    if breakage == "depth alone":
+        argv = argv[:2] + argv[4:]
+    if breakage == "oracle":
+        argv.append("--oracle-pose")
+    line = one_line_usage_error(capsys, recipe.main, argv)
+    assert re.search(pattern, line), line
