@@ -39,14 +39,8 @@ def check_outputs(metrics, output):
         assert scores["abs_rel"] >= 0.0 and scores["ate_mean"] >= 0.0
 
 
-def test_quick_run_trains_and_writes_the_report(recipe, tmp_path):
-    metrics = recipe.main(["--quick", "--output", str(tmp_path)])
-    check_outputs(metrics, tmp_path)
-    assert set(metrics["results"]) == {"train-set mean depth", "all"}
-    # The loss on a fixed batch of windows falls over the few quick steps.
-    assert metrics["loss_after_training"]["all"] < metrics["loss_before_training"]["all"]
-
-
+# The synthetic quick run runs on two replicas only (the stronger check, and it keeps CI
+# short); on one device, with the XLA-compiled step, the recipe runs in the own-data test.
 def test_quick_run_mirrored_over_two_cpus(recipe, tmp_path):
     metrics = recipe.main(
         [
@@ -129,7 +123,7 @@ def test_own_windows_train_and_score_depth_on_your_ground_truth(recipe, tmp_path
     argv = ["--quick", "--data", str(tmp_path / "prepared"), "--output", str(output)]
     argv += ["--eval-images", str(tmp_path / "eval" / "test_files.txt")]
     argv += ["--eval-depth", str(tmp_path / "eval" / "gt_depths.npy")]
-    argv += ["--image-size", "16", "48", "--distribute", "default", "--no-jit"]  # 12 steps
+    argv += ["--image-size", "16", "48", "--distribute", "default"]  # 12 compiled steps
     metrics = recipe.main(argv)
     for name in ("metrics.json", "report.md", "depth.png", "losses.png", "model.keras"):
         assert (output / name).is_file(), name
