@@ -71,6 +71,25 @@ def test_windowed_attention_matches_numpy_windowed_reference(radius, similarity)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_windowed_attention_with_unknown_frame_size_matches_numpy():
+    # Frames of unknown height and width take the shifted-slices path, not the tiles.
+    target, reference, labels = random_inputs(seed=4, height=9, width=7)
+    layer = kt.layers.ColorPropagation(0.5, window_radius=2)
+    call = tf.function(
+        lambda a, b, c: layer([a, b, c]),
+        input_signature=[
+            tf.TensorSpec((None, None, None, 3)),
+            tf.TensorSpec((None, 2, None, None, 3)),
+            tf.TensorSpec((None, 2, None, None, 4)),
+        ],
+    )
+    # Expected: the NumPy windowed attention; the static-shape (tiled) call agrees too.
+    expected = numpy_attention(target, reference, labels, 0.5, radius=2)
+    np.testing.assert_allclose(call(target, reference, labels), expected, rtol=1e-5, atol=1e-6)
+    tiled = np.asarray(layer([target, reference, labels]))
+    np.testing.assert_allclose(tiled, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_window_covering_the_frame_equals_full_attention():
     target, reference, labels = random_inputs(seed=3, height=4, width=4)
     full = kt.layers.ColorPropagation(0.7)([target, reference, labels])
