@@ -4,10 +4,10 @@ import numpy as np
 from keras import ops
 
 from kerastricks._checks import check_choice, check_int, check_number
+from kerastricks.tracking._attention import NEGATIVE as _NEGATIVE
+from kerastricks.tracking._attention import attend
 
 __all__ = ["copy_labels"]
-
-_NEGATIVE = -1e9  # logit of a window position that falls outside the reference frame
 
 
 def copy_labels(target, reference, labels, temperature=1.0, window_radius=None, similarity="dot"):
@@ -79,12 +79,13 @@ def _full(query, keys, labels, similarity, temperature):
     queries = ops.reshape(query, (batch, -1, depth))
     keys = ops.reshape(keys, (batch, -1, depth))
     values = ops.reshape(labels, (batch, -1, labels.shape[-1]))
-    logits = ops.matmul(queries, ops.transpose(keys, (0, 2, 1)))  # [B, HW, RH'W']
-    if similarity == "euclidean":
-        logits = logits - (ops.sum(ops.square(keys), axis=-1) / temperature)[:, None, :]
-    weights = ops.softmax(logits, axis=-1)
-    output = ops.matmul(ops.cast(weights, labels.dtype), values)
+    output = attend(queries, keys, values, _key_penalty(similarity, temperature))
     return ops.reshape(output, (batch, height, width, labels.shape[-1]))
+
+
+def _key_penalty(similarity, temperature):
+    """The factor of `-|r|^2` in the logits: `1 / T` for the Euclidean similarity."""
+    return 1.0 / temperature if similarity == "euclidean" else None
 
 
 def _windowed(query, keys, labels, similarity, temperature, radius):
@@ -127,8 +128,7 @@ def _tiled(query, keys, labels, similarity, temperature, radius):
     """Windowed attention as dense matmuls over tiles (static height, width and frames).
 
     The target is cut into `T x T` tiles (`T = max(2r, 4)`, padded at the bottom and
-    right);
-    each tile attends to the `(T + 2r)^2` reference pixels around it in every frame,
+    right); each tile attends to the `(T + 2r)^2` reference pixels around it in every frame,
     with a constant mask keeping each pixel's own `(2r + 1)^2` window and the pixels
     inside the frame. Reshapes, two concatenations and batched matmuls: ops that XLA
     compiles in seconds and runs fast, where `(2r + 1)^2` shifted slices took minutes to
@@ -144,14 +144,10 @@ def _tiled(query, keys, labels, similarity, temperature, radius):
         ops.transpose(query, (0, 1, 3, 2, 4, 5)), (-1, rows, columns, tile**2, depth)
     )
     keys = _regions(keys, radius, tile, rows, columns)  # [B, rows, columns, R * S^2, D]
-    logits = ops.matmul(query, ops.swapaxes(keys, -1, -2))  # [B, rows, columns, T^2, R * S^2]
-    if similarity == "euclidean":
-        logits = logits - (ops.sum(ops.square(keys), axis=-1) / temperature)[..., None, :]
     allowed = np.tile(_tile_mask(height, width, radius, tile, rows, columns), (1, 1, 1, frames))
-    weights = ops.softmax(ops.where(allowed, logits, _NEGATIVE), axis=-1)
-    output = ops.matmul(
-        ops.cast(weights, labels.dtype), _regions(labels, radius, tile, rows, columns)
-    )
+    values = _regions(labels, radius, tile, rows, columns)
+    # Logits [B, rows, columns, T^2, R * S^2].
+    output = attend(query, keys, values, _key_penalty(similarity, temperature), allowed)
     channels = labels.shape[-1]
     output = ops.reshape(output, (-1, rows, columns, tile, tile, channels))
     output = ops.reshape(
