@@ -61,9 +61,10 @@ def markdown_rows(rows) -> str:
     ]
     for r in rows:
         target = "" if r["target"] is None else f"{r['target']:.2f}"
+        note = r["note"].replace("|", "\\|")  # a bare | would end the table cell
         lines.append(
             f"| {r['benchmark']} | {r['kerastricks']:.4g} {r['unit']} | "
             f"{r['reference']:.4g} {r['unit']} | {r['ratio']:.3f} | {target} | "
-            f"{r['verdict']} | {r['note']} |"
+            f"{r['verdict']} | {note} |"
         )
     return "\n".join(lines)

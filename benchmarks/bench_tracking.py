@@ -108,7 +108,8 @@ def run(quick: bool = False) -> list:
         note = (
             f"windowed {1 / win_s:.1f} frames/s vs full {1 / full_s:.1f} frames/s; "
             f"full logits {4 * size**4 / 2**20:.1f} MiB, windowed "
-            f"{4 * size**2 * (2 * RADIUS + 1) ** 2 / 2**20:.2f} MiB"
+            # The window runs on T x T tiles (T = max(2r, 4)), (T + 2r)^2 logits a pixel.
+            f"{4 * size**2 * (max(2 * RADIUS, 4) + 2 * RADIUS) ** 2 / 2**20:.2f} MiB"
         )
         rows.append(
             row(f"{size}x{size} windowed r={RADIUS} vs full: time", win_s, full_s, note=note)

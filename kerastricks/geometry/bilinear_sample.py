@@ -20,9 +20,11 @@ def bilinear_sample(image, coords):
     coordinate is 0).
 
     The four neighbours are gathered as in a spatial transformer; the gradient is
-    written out by hand (one `segment_sum` scatter for the image, two channel sums
-    for the coordinates), which makes the backward pass cheaper than autodiff's
-    (see `benchmarks/bench_geometry.py`). XLA-compilable.
+    written out by hand (one `segment_sum` scatter of each sample's 2x2 patch of
+    weighted gradients to its top-left pixel, then three shifted adds, for the image;
+    two channel sums for the coordinates), which makes the backward pass cheaper than
+    autodiff's, with and without XLA (see `benchmarks/bench_geometry.py`).
+    XLA-compilable.
 
     Reference:
         Jaderberg et al., "Spatial Transformer Networks" (NeurIPS 2015).
@@ -89,17 +91,22 @@ def sample_at(image, x, y, shape):
     corners = [top_left, top_left + step_x, top_left + step_y, top_left + step_y + step_x]
     corners = [ops.reshape(index, (-1,)) for index in corners]
     table = ops.reshape(ops.cast(image, x.dtype), (-1, channels))
-    samples = _interpolate(table, x - x0, y - y0, corners)
+    samples = _interpolate(table, x - x0, y - y0, corners, (height, width))
     samples = ops.reshape(samples, (batch, out_height, out_width, channels))
     return ops.cast(samples, out_dtype)
 
 
-def _interpolate(table, fx, fy, corners):
+def _interpolate(table, fx, fy, corners, size):
     """Bilinear blend of four gathered rows of `table`, with a hand-written gradient.
 
-    The gradient with respect to the image scatters the four weighted upstream
-    gradients with one `segment_sum`; the ones with respect to `fx`, `fy` reuse the
-    forward differences. Autodiff builds the same sums from many more ops.
+    `table` holds the `[B, H, W]` pixels of `size = (H, W)` as rows. The gradient with
+    respect to it scatters, with one `segment_sum`, the four weighted upstream gradients
+    of each sample as one `[4, C]` row to the sample's top-left pixel, then adds the
+    right, lower and lower-right parts to their pixels with shifted slices
+    (`_fold_patches`): a scatter of `N` rows with no `[4N]` index array, which
+    is cheaper than scattering `4N` rows to the four corners, with and without XLA. The
+    gradients with respect to `fx`, `fy` reuse the forward differences. Autodiff builds
+    the same sums from many more ops.
     """
 
     ones = ops.ones((table.shape[-1], 1), dtype=table.dtype)
@@ -122,13 +129,36 @@ def _interpolate(table, fx, fy, corners):
             d_fy = ops.matmul(upstream * down, ones)
             upper_right, lower_right = upper * fx, lower * fx
             pieces = [upper - upper_right, upper_right, lower - lower_right, lower_right]
-            d_table = ops.segment_sum(
-                ops.concatenate(pieces, axis=0),
-                ops.concatenate(corners, axis=0),
-                num_segments=ops.shape(table)[0],
+            patches = ops.segment_sum(
+                ops.stack(pieces, axis=1), corners[0], num_segments=ops.shape(table)[0]
             )
-            return d_table, d_fx, d_fy
+            return _fold_patches(patches, *size), d_fx, d_fy
 
         return value, grad
 
     return blend(table, fx, fy)
+
+
+def _fold_patches(patches, height, width):
+    """Per-pixel gradients `[N, C]` from the `[N, 4, C]` 2x2-patch gradients at top-left pixels.
+
+    Patch part `(0, 1)` belongs one column to the right, `(1, 0)` one row down and
+    `(1, 1)` both. A part that would fall outside the image is dropped: it is always 0,
+    since a sample on the last column (row) has `fx = 0` (`fy = 0`), and there
+    `sample_at` points the right (lower) corner at the same pixel.
+    """
+    channels = patches.shape[-1]
+    grid = ops.reshape(patches, (-1, height, width, 4, channels))
+    zero_column = ops.zeros_like(grid[:, :, :1, 0])
+    zero_row = ops.zeros_like(grid[:, :1, :, 0])
+
+    def right(part):
+        return ops.concatenate([zero_column, part[:, :, :-1]], axis=2)
+
+    def down(part):
+        return ops.concatenate([zero_row, part[:, :-1]], axis=1)
+
+    total = (
+        grid[..., 0, :] + right(grid[..., 1, :]) + down(grid[..., 2, :] + right(grid[..., 3, :]))
+    )
+    return ops.reshape(total, (-1, channels))

@@ -34,11 +34,13 @@ class ColorPropagation(keras.layers.Layer):
     softmax, and for training their gradients): `4 * B * R * (H*W)^2` bytes per copy in
     float32, so 64 MiB at 64x64 and 1 GiB at 128x128 for one frame pair, quadratic in the
     number of pixels. With `window_radius=r` each target pixel only attends to the
-    `(2r+1)^2` reference pixels around its own position in every reference frame, which
-    costs `4 * B * R * H*W * (2r+1)^2` bytes: linear in pixels. Use a window when
-    objects move less than `r` embedding pixels between a reference and the target.
-    The window needs target and reference frames of the same size; full attention does
-    not.
+    `(2r+1)^2` reference pixels around its own position in every reference frame. The
+    window is computed on tiles of `T x T` target pixels (`T = max(2r, 4)`), each
+    against the `(T + 2r)^2` reference pixels around it with a mask, as dense matmuls
+    that XLA compiles quickly; that costs `4 * B * R * H*W * (T + 2r)^2` bytes (about
+    3x the window itself for `r = 4`): linear in pixels. Use a window when objects
+    move less than `r` embedding pixels between a reference and the target. The window
+    needs target and reference frames of the same size; full attention does not.
 
     The similarities and the softmax are computed in float32 under every policy (a small
     temperature would overflow float16); the weighted sum of labels and the output are in

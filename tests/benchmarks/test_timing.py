@@ -17,3 +17,10 @@ def test_markdown_table_has_one_line_per_row_and_seven_cells():
     assert all(line.count("|") == 8 for line in lines)
     assert lines[2] == "| a | 1 s | 2 s | 0.500 | 0.80 | pass | x |"
     assert lines[3] == "| b | 30 frames/s | 10 frames/s | 3.000 |  |  |  |"
+
+
+def test_markdown_escapes_bars_in_notes():
+    # A note such as "max |diff|" must stay in its cell: 8 unescaped bars per line.
+    line = markdown_rows([row("a", 1.0, 2.0, note="max |diff| 1e-4")]).splitlines()[2]
+    assert line.endswith("| max \\|diff\\| 1e-4 |")
+    assert line.replace("\\|", "").count("|") == 8

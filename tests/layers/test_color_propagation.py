@@ -71,6 +71,25 @@ def test_windowed_attention_matches_numpy_windowed_reference(radius, similarity)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_windowed_attention_with_unknown_frame_size_matches_numpy():
+    # Frames of unknown height and width take the shifted-slices path, not the tiles.
+    target, reference, labels = random_inputs(seed=4, height=9, width=7)
+    layer = kt.layers.ColorPropagation(0.5, window_radius=2)
+    call = tf.function(
+        lambda a, b, c: layer([a, b, c]),
+        input_signature=[
+            tf.TensorSpec((None, None, None, 3)),
+            tf.TensorSpec((None, 2, None, None, 3)),
+            tf.TensorSpec((None, 2, None, None, 4)),
+        ],
+    )
+    # Expected: the NumPy windowed attention; the static-shape (tiled) call agrees too.
+    expected = numpy_attention(target, reference, labels, 0.5, radius=2)
+    np.testing.assert_allclose(call(target, reference, labels), expected, rtol=1e-5, atol=1e-6)
+    tiled = np.asarray(layer([target, reference, labels]))
+    np.testing.assert_allclose(tiled, expected, rtol=1e-5, atol=1e-6)
+
+
 def test_window_covering_the_frame_equals_full_attention():
     target, reference, labels = random_inputs(seed=3, height=4, width=4)
     full = kt.layers.ColorPropagation(0.7)([target, reference, labels])
@@ -147,25 +166,29 @@ def test_probabilities_stay_probabilities_and_constant_embeddings_average():
 
 
 @pytest.mark.parametrize("radius", [None, 1])
-def test_gradients_are_finite_and_match_finite_differences(radius):
-    target, reference, labels = random_inputs(seed=10, batch=1, frames=1, height=3, width=3)
+@pytest.mark.parametrize("similarity", ["dot", "euclidean"])
+def test_gradients_are_finite_and_match_finite_differences(radius, similarity):
+    target, reference, labels = random_inputs(seed=10, batch=1, frames=2, height=3, width=3)
     target, reference, labels = (tf.constant(a, tf.float64) for a in (target, reference, labels))
-    layer = kt.layers.ColorPropagation(0.5, radius, dtype="float64")
+    layer = kt.layers.ColorPropagation(0.5, radius, similarity, dtype="float64")
     with tf.GradientTape() as tape:
-        tape.watch(target)
+        tape.watch([target, reference, labels])
         loss = tf.reduce_sum(layer([target, reference, labels]) ** 2)
-    gradient = tape.gradient(loss, target).numpy()
-    assert np.all(np.isfinite(gradient))
-    # Expected: central finite differences of the NumPy reference, step 1e-6.
-    index, step = (0, 1, 2, 0), 1e-6
-    plus, minus = target.numpy().copy(), target.numpy().copy()
-    plus[index] += step
-    minus[index] -= step
-    args = (reference.numpy(), labels.numpy(), 0.5, radius)
-    numeric = (
-        np.sum(numpy_attention(plus, *args) ** 2) - np.sum(numpy_attention(minus, *args) ** 2)
-    ) / (2 * step)
-    np.testing.assert_allclose(gradient[index], numeric, rtol=1e-5)
+    gradients = [g.numpy() for g in tape.gradient(loss, [target, reference, labels])]
+    assert all(np.all(np.isfinite(g)) for g in gradients)
+    # Expected: central finite differences of the NumPy reference (float64), step 1e-6,
+    # for one entry of each input: truncation error ~1e-12 and rounding ~1e-16 / 1e-6 =
+    # 1e-10 relative to losses of order 1, far inside rtol=1e-5.
+    arrays = [a.numpy() for a in (target, reference, labels)]
+    euclidean = similarity == "euclidean"
+    for which, index in ((0, (0, 1, 2, 0)), (1, (0, 1, 1, 2, 1)), (2, (0, 0, 1, 1, 3))):
+        step, plus, minus = 1e-6, [a.copy() for a in arrays], [a.copy() for a in arrays]
+        plus[which][index] += step
+        minus[which][index] -= step
+        loss_plus = np.sum(numpy_attention(*plus, 0.5, radius, euclidean) ** 2)
+        loss_minus = np.sum(numpy_attention(*minus, 0.5, radius, euclidean) ** 2)
+        numeric = (loss_plus - loss_minus) / (2 * step)
+        np.testing.assert_allclose(gradients[which][index], numeric, rtol=1e-5, atol=1e-8)
 
 
 def test_tiny_temperature_keeps_outputs_and_gradients_finite():
