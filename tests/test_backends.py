@@ -7,6 +7,7 @@ the check holds whether or not TensorFlow is installed next to JAX (it is, in CI
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ pytestmark = pytest.mark.backend_independent
 
 SCRIPT = """
 import sys
+from pathlib import Path
 sys.modules["tensorflow"] = None  # any `import tensorflow` now raises ImportError
 import kerastricks as kt
 for name in ("layers", "losses", "metrics", "optimizers", "callbacks", "models", "active",
@@ -41,3 +43,24 @@ def test_import_and_fit_without_tensorflow_under_jax():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "backend: jax" in result.stdout
     assert "kt.distribute is built on TensorFlow" in result.stdout
+
+
+def test_the_backend_page_names_the_files_ci_runs_under_jax():
+    """docs/backends.md says "CI" under JAX exactly for the files marked for the JAX leg."""
+    root = Path(__file__).resolve().parent.parent
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in (root / "docs" / "backends.md").read_text().splitlines()
+        if line.startswith("| `") or line.startswith("| losses") or line.startswith("| `import")
+    ]
+    assert len(rows) > 30
+    listed = set()
+    for _, tests, _, jax, _ in rows:
+        path = root / tests.strip("`")
+        marked = "pytestmark = pytest.mark.backend_independent" in path.read_text()
+        assert marked == (jax == "CI"), f"{path.name}: JAX column {jax!r}, marked={marked}"
+        listed.add(path)
+    # Every marked file has a row.
+    for path in (root / "tests").rglob("test_*.py"):
+        if "pytestmark = pytest.mark.backend_independent" in path.read_text():
+            assert path in listed, f"{path} runs under JAX but docs/backends.md omits it"

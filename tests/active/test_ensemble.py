@@ -7,6 +7,8 @@ import pytest
 import kerastricks as kt
 from tests.helpers import two_device_strategy
 
+pytestmark = pytest.mark.backend_independent
+
 
 def build(width=8, seed=None, jit_compile=False):
     # jit_compile=False keeps this file fast (XLA compiles each new step function).
@@ -118,6 +120,7 @@ def test_identical_members_warn():
         kt.active.Ensemble(lambda: build(seed=1), members=2)
 
 
+@pytest.mark.tensorflow
 def test_mirrored_strategy():
     with two_device_strategy().scope():
         ensemble = kt.active.Ensemble(build, members=2)

@@ -18,6 +18,8 @@ import tensorflow as tf
 import kerastricks as kt
 from tests.helpers import two_device_strategy
 
+pytestmark = pytest.mark.backend_independent
+
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(32, 4)).astype("float32")
 Y = RNG.normal(size=(32, 1)).astype("float32")
@@ -150,6 +152,7 @@ def test_saved_between_unfreezings_resumes_exactly():
     assert_weights(loaded, expected)
 
 
+@pytest.mark.tensorflow
 def test_two_replicas_match_one_device():
     # The reported bug: SGD(0.1, momentum 0.9) with the optimizer rebuilt outside the
     # strategy reached weights of 3159 on two replicas against 0.84 on one device.

@@ -16,6 +16,8 @@ from keras import ops
 import kerastricks as kt
 from tests.helpers import two_device_strategy
 
+pytestmark = pytest.mark.backend_independent
+
 CLASSES, DIM = 10, 16
 JIT = False
 FAST = {"window": 100}  # judge `not_learning` after 100 steps instead of 500
@@ -250,6 +252,7 @@ def test_findings_go_to_tensorboard_and_logs(tmp_path):
     assert "evidence:" in text and "fix:" in text
 
 
+@pytest.mark.tensorflow
 def test_under_mirrored_strategy():
     x, y = blobs(256, 0)
     with two_device_strategy().scope():

@@ -12,6 +12,8 @@ import kerastricks as kt
 from kerastricks.layers._color_space import lab_to_rgb, rgb_to_lab
 from tests.helpers import run_layer_test
 
+pytestmark = pytest.mark.backend_independent
+
 
 def photographs():
     """Three bundled scikit-image photographs, every 4th pixel, as floats in [0, 1]."""
@@ -123,6 +125,7 @@ def test_categories_do_not_depend_on_the_precision_policy():
     np.testing.assert_array_equal(np.asarray(out).argmax(-1), quantizer(image[None]))
 
 
+@pytest.mark.tensorflow
 def test_adapt_accepts_a_dataset_and_can_follow_build():
     image = photographs()[1][:32, :32]
     quantizer = kt.layers.ColorQuantizer(4, seed=0)

@@ -17,6 +17,8 @@ from skimage.metrics import peak_signal_noise_ratio
 import kerastricks as kt
 from tests.helpers import check_config_round_trip, two_device_strategy
 
+pytestmark = pytest.mark.backend_independent
+
 NUM = 8
 # One device: batches of 3, 3 and 2. Two replicas: batches of 4, 2 per replica (Keras 3.15
 # with TF 2.21 fails in `fit` on a batch that splits unevenly over replicas, metrics or not:
@@ -114,6 +116,7 @@ def _identity_model(shape, metrics, weighted=False):
     return model
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("distributed", [False, True], ids=["one_device", "mirrored"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_fit_and_evaluate_give_the_function_over_the_whole_set(case, distributed):

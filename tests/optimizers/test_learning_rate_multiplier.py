@@ -17,6 +17,8 @@ import pytest
 import kerastricks as kt
 from tests.helpers import two_device_strategy
 
+pytestmark = pytest.mark.backend_independent
+
 N, D, K = 16, 3, 2
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(N, D)).astype("float32")
@@ -241,6 +243,7 @@ def test_save_and_load_keeps_multipliers_and_state():
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.tensorflow
 def test_mirrored_strategy_matches_single_device():
     single = linear_model()
     expected = fit(single, kt.optimizers.LearningRateMultiplier("adam", MULTIPLIERS), 3)
