@@ -18,8 +18,6 @@ import tensorflow as tf
 import kerastricks as kt
 from tests.helpers import two_device_strategy
 
-pytestmark = pytest.mark.backend_independent
-
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(32, 4)).astype("float32")
 Y = RNG.normal(size=(32, 1)).astype("float32")

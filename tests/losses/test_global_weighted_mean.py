@@ -49,6 +49,7 @@ def _per_replica_mean(loss):
     return float(strategy.reduce("SUM", values, axis=None))
 
 
+@pytest.mark.tensorflow
 def test_two_replicas_give_the_global_weighted_mean():
     expected = numpy_mean(Y_TRUE, Y_PRED, MASK)
     ours = _per_replica_mean(kt.losses.GlobalWeightedMean(keras.losses.MeanAbsoluteError()))
