@@ -12,8 +12,6 @@ import scipy.special
 
 import kerastricks as kt
 
-pytestmark = pytest.mark.backend_independent
-
 W = np.array([[2.0, -1.0, 0.0], [0.5, 1.5, -2.0]], "float32")
 
 

@@ -7,8 +7,6 @@ import pytest
 import kerastricks as kt
 from tests.helpers import two_device_strategy
 
-pytestmark = pytest.mark.backend_independent
-
 
 def build(width=8, seed=None, jit_compile=False):
     # jit_compile=False keeps this file fast (XLA compiles each new step function).

@@ -16,8 +16,6 @@ from keras import ops
 import kerastricks as kt
 from tests.helpers import two_device_strategy
 
-pytestmark = pytest.mark.backend_independent
-
 CLASSES, DIM = 10, 16
 JIT = False
 FAST = {"window": 100}  # judge `not_learning` after 100 steps instead of 500

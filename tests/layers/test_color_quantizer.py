@@ -12,8 +12,6 @@ import kerastricks as kt
 from kerastricks.layers._color_space import lab_to_rgb, rgb_to_lab
 from tests.helpers import run_layer_test
 
-pytestmark = pytest.mark.backend_independent
-
 
 def photographs():
     """Three bundled scikit-image photographs, every 4th pixel, as floats in [0, 1]."""

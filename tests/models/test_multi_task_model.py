@@ -7,8 +7,6 @@ from keras import ops
 import kerastricks as kt
 from tests.helpers import two_device_strategy
 
-pytestmark = pytest.mark.backend_independent
-
 CE = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
