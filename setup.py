@@ -47,6 +47,9 @@ setup(
     extras_require={
         "test": ["pytest>=8", "pytest-xdist>=3.5", "scipy>=1.11", "ruff>=0.6", "build>=1.2"],
         "docs": ["mkdocs>=1.6", "mkdocstrings[python]>=0.26"],
+        # The JAX backend (KERAS_BACKEND=jax): the Keras objects run on it (docs/backends.md).
+        # 0.10 is the release CI tests with Keras 3.15.
+        "jax": ["jax[cpu]>=0.10"],
     },
     entry_points={"console_scripts": ["kerastricks=kerastricks.cli:main"]},
     classifiers=[

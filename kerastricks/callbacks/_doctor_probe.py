@@ -12,8 +12,9 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
+from kerastricks.callbacks._gradient_pass import gradient_pass
 from kerastricks.callbacks._state import restore, snapshot, unique_variables
 
 __all__ = [
@@ -82,8 +83,8 @@ class Probe:
 
     def __init__(self, model, x, y):
         self.model = model
-        self.x = tf.nest.map_structure(tf.convert_to_tensor, x)
-        self.y = tf.nest.map_structure(tf.convert_to_tensor, y)
+        self.x = keras.tree.map_structure(ops.convert_to_tensor, x)
+        self.y = keras.tree.map_structure(ops.convert_to_tensor, y)
         self.kernels = kernel_variables(model)
         graph = _graph(model)
         self.relu_layers, self.bn_layers, self._extractor = [], [], None
@@ -110,31 +111,38 @@ class Probe:
         self._side_effects = unique_variables(
             model.non_trainable_variables, [v for m in model.metrics for v in m.variables]
         )
-        self._function = tf.function(self._pass)
+        kernel_ids = {id(v) for v in self.kernels}
+        self._kernel_index = [
+            i for i, v in enumerate(model.trainable_variables) if id(v) in kernel_ids
+        ]
+        self._function = gradient_pass(model, self._forward, self._finish)
 
-    def _pass(self, x, y):
-        with tf.GradientTape() as tape:
-            if self._extractor is None:
-                prediction, relu, bn = self.model(x, training=True), [], []
-            else:
-                outputs = self._extractor(x, training=True)
-                prediction, relu, bn = outputs["prediction"], outputs["relu"], outputs["bn"]
-            loss = self.model.compute_loss(x=x, y=y, y_pred=prediction)
-        gradients = tape.gradient(loss, self.kernels)
+    def _forward(self, x, y):
+        if self._extractor is None:
+            prediction, relu, bn = self.model(x, training=True), [], []
+        else:
+            outputs = self._extractor(x, training=True)
+            prediction, relu, bn = outputs["prediction"], outputs["relu"], outputs["bn"]
+        loss = self.model.compute_loss(x=x, y=y, y_pred=prediction)
+        return loss, (prediction, relu, bn)
+
+    def _finish(self, loss, gradients, aux):
+        prediction, relu, bn = aux
+        gradients = [gradients[i] for i in self._kernel_index]
         grad_norms = [
-            tf.zeros(()) if g is None else tf.norm(tf.cast(g, "float32")) for g in gradients
+            ops.zeros(()) if g is None else ops.sqrt(ops.sum(ops.square(ops.cast(g, "float32"))))
+            for g in gradients
         ]
         dead = []
         for activation in relu:
             axes = list(range(len(activation.shape) - 1))
-            alive = tf.reduce_any(activation > 0, axis=axes)
-            dead.append(1.0 - tf.reduce_mean(tf.cast(alive, "float32")))
+            alive = ops.any(activation > 0, axis=axes)
+            dead.append(1.0 - ops.mean(ops.cast(alive, "float32")))
         bn_stats = []
         for layer, inputs in zip(self.bn_layers, bn, strict=True):
             axis = layer.axis % len(inputs.shape)
             axes = [i for i in range(len(inputs.shape)) if i != axis]
-            mean, variance = tf.nn.moments(tf.cast(inputs, "float32"), axes=axes)
-            bn_stats.append((mean, variance))
+            bn_stats.append(ops.moments(ops.cast(inputs, "float32"), axes=axes))
         return loss, prediction, grad_norms, dead, bn_stats
 
     def _distributed_pass(self):
@@ -151,7 +159,7 @@ class Probe:
         if replicas == 1:
             return self._function(self.x, self.y)
         per_replica = strategy.run(self._function, args=(self.x, self.y))
-        first = tf.nest.map_structure(
+        first = keras.tree.map_structure(
             lambda value: strategy.experimental_local_results(value)[0], per_replica
         )
         loss, prediction, grad_norms, dead, bn_stats = first
@@ -163,14 +171,16 @@ class Probe:
         loss, prediction, grad_norms, dead, bn_stats = self._distributed_pass()
         restore(self._side_effects, saved)
         if with_prediction:
-            prediction = tf.nest.map_structure(lambda t: np.asarray(t, "float32"), prediction)
+            prediction = keras.tree.map_structure(
+                lambda t: np.asarray(ops.convert_to_numpy(t), "float32"), prediction
+            )
         return {
             "loss": float(loss),
             "prediction": prediction,
             "grad_norms": [float(g) for g in grad_norms],
             "dead": {layer.name: float(d) for layer, d in zip(self.relu_layers, dead, strict=True)},
             "bn": {
-                layer.name: (np.asarray(m), np.asarray(v))
+                layer.name: (ops.convert_to_numpy(m), ops.convert_to_numpy(v))
                 for layer, (m, v) in zip(self.bn_layers, bn_stats, strict=True)
             },
         }

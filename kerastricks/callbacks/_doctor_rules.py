@@ -9,7 +9,7 @@ import dataclasses
 
 import numpy as np
 
-from kerastricks._checks import MAX_ITEMS, shorten
+from kerastricks._checks import MAX_ITEMS, check_type, fail, shorten
 
 __all__ = ["CODES", "DEFAULT_THRESHOLDS", "Finding"]
 
@@ -229,3 +229,44 @@ def stuck_bn_layers(layers, before, after):
         and np.array_equal(before[2 * i], after[2 * i])
         and np.array_equal(before[2 * i + 1], after[2 * i + 1])
     ]
+
+
+def label_findings(report):
+    """`(code, message, evidence)` of the start-of-training label probe (an `OverfitReport`).
+
+    A short probe: "cannot fit" only if the loss did not even halve (against the best
+    constant prediction's); `overfit_one_batch` itself asks for a tenth, in more steps.
+    """
+    evidence = {
+        "first_loss": report.losses[0],
+        "final_loss": report.losses[-1],
+        "speed_real": report.speed,
+        "speed_shuffled": report.shuffled_speed,
+    }
+    findings = []
+    reference = report.constant_loss or report.losses[0]
+    if not report.losses[-1] <= 0.5 * reference:
+        message = "The model cannot fit one small batch."
+        findings.append(("cannot_overfit_batch", message, evidence))
+    if report.labels_aligned is False:
+        message = "Real labels are fitted no faster than shuffled ones."
+        findings.append(("labels_misaligned", message, evidence))
+    return findings
+
+
+def check_codes(name, codes):
+    """`codes` as a tuple, or a `ValueError` naming the unknown ones."""
+    unknown = [code for code in codes if code not in CODES]
+    if unknown:
+        fail(f"`{name}` must hold codes from {sorted(CODES)}.", name, unknown)
+    return tuple(codes)
+
+
+def thresholds(overrides):
+    """`DEFAULT_THRESHOLDS` updated with `overrides` (a dict of known keys)."""
+    overrides = check_type("thresholds", overrides or {}, dict, "a dict")
+    unknown = sorted(set(overrides) - set(DEFAULT_THRESHOLDS))
+    if unknown:
+        known = sorted(DEFAULT_THRESHOLDS)
+        fail(f"Unknown `thresholds` keys; known: {known}.", "thresholds", unknown)
+    return {**DEFAULT_THRESHOLDS, **overrides}

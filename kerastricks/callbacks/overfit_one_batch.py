@@ -1,13 +1,15 @@
 """The check to run before a long run: can the model memorise one small batch?"""
 
+import contextlib
 import dataclasses
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from kerastricks._checks import check_int, check_number, check_type, fail
 from kerastricks.callbacks._doctor_probe import constant_loss
+from kerastricks.callbacks._gradient_pass import gradient_pass
 from kerastricks.callbacks._state import restore, snapshot, unique_variables
 
 __all__ = ["OverfitReport", "overfit_one_batch"]
@@ -135,36 +137,26 @@ def overfit_one_batch(
         fail("Compile the model with a loss before calling overfit_one_batch.", "model", model.name)
     steps = check_int("steps", steps, minimum=2)
     learning_rate = check_number("learning_rate", learning_rate, minimum=0, min_inclusive=False)
-    x = tf.nest.map_structure(tf.convert_to_tensor, x)
-    y = tf.nest.map_structure(np.asarray, y)
+    x = keras.tree.map_structure(ops.convert_to_tensor, x)
+    y = keras.tree.map_structure(np.asarray, y)
 
     variables = unique_variables(model.variables, [v for m in model.metrics for v in m.variables])
     saved = snapshot(variables)
-    # Under the model's tf.distribute strategy, each replica takes the whole batch; Keras
-    # scales the loss by 1 / replicas and the optimizer sums the gradients.
-    strategy = getattr(model, "distribute_strategy", None) or tf.distribute.get_strategy()
-    with strategy.scope():
-        optimizer = keras.optimizers.Adam(learning_rate)
-        optimizer.build(model.trainable_variables)
+    step, optimizer = _training_step(model, learning_rate)
     fresh = snapshot(optimizer.variables)
-
-    @tf.function
-    def step(x, y):
-        loss = strategy.run(_train_step, args=(model, optimizer, x, y))
-        return strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
 
     def run(targets):
         restore(variables, saved)
         restore(optimizer.variables, fresh)
-        targets = tf.nest.map_structure(tf.convert_to_tensor, targets)
+        targets = keras.tree.map_structure(ops.convert_to_tensor, targets)
         return [float(step(x, targets)) for _ in range(steps)]
 
     try:
         losses = run(y)
         shuffled = None
         if compare_shuffled:
-            order = np.random.default_rng(seed).permutation(len(tf.nest.flatten(y)[0]))
-            shuffled = run(tf.nest.map_structure(lambda t: t[order], y))
+            order = np.random.default_rng(seed).permutation(len(keras.tree.flatten(y)[0]))
+            shuffled = run(keras.tree.map_structure(lambda t: t[order], y))
     finally:
         restore(variables, saved)
 
@@ -183,13 +175,33 @@ def overfit_one_batch(
     )
 
 
-def _train_step(model, optimizer, x, y):
-    with tf.GradientTape() as tape:
-        prediction = model(x, training=True)
-        loss = model.compute_loss(x=x, y=y, y_pred=prediction)
-    gradients = tape.gradient(loss, model.trainable_variables)
-    pairs = [
-        (g, v) for g, v in zip(gradients, model.trainable_variables, strict=True) if g is not None
-    ]
-    optimizer.apply_gradients(pairs)
-    return loss
+def _training_step(model, learning_rate):
+    """`(step, optimizer)`: `step(x, y)` takes one Adam step on the batch, returns the loss."""
+    strategy = None
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # Under the model's tf.distribute strategy, each replica takes the whole batch;
+        # Keras scales the loss by 1 / replicas and the optimizer sums the gradients.
+        strategy = getattr(model, "distribute_strategy", None) or tf.distribute.get_strategy()
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        optimizer = keras.optimizers.Adam(learning_rate)
+        optimizer.build(model.trainable_variables)
+    forward = lambda x, y: (model.compute_loss(x=x, y=y, y_pred=model(x, training=True)), None)
+    gradients = gradient_pass(model, forward, lambda loss, grads, aux: (loss, grads))
+
+    def replica_step(x, y):
+        loss, grads = gradients(x, y)
+        pairs = zip(grads, model.trainable_variables, strict=True)
+        optimizer.apply_gradients([(g, v) for g, v in pairs if g is not None])
+        return loss
+
+    if strategy is None:  # JAX: the gradients are compiled, the update runs eagerly
+        return replica_step, optimizer
+
+    @tf.function
+    def step(x, y):
+        loss = strategy.run(replica_step, args=(x, y))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+
+    return step, optimizer

@@ -1,17 +1,13 @@
 """A callback that watches a run and says why the network learns nothing."""
 
-import dataclasses
-import importlib.util
-import json
 import math
-from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from kerastricks._checks import check_int, check_type, fail
+from kerastricks._checks import check_int, fail
 from kerastricks.callbacks import _doctor_rules as rules
+from kerastricks.callbacks._doctor_log import FindingsLog
 from kerastricks.callbacks._doctor_probe import (
     Probe,
     all_layers,
@@ -19,7 +15,8 @@ from kerastricks.callbacks._doctor_probe import (
     constant_loss,
     kernel_variables,
 )
-from kerastricks.callbacks._doctor_rules import CODES, DEFAULT_THRESHOLDS, Finding
+from kerastricks.callbacks._doctor_rules import CODES, Finding
+from kerastricks.callbacks._doctor_trends import LossTrend, RateWatch
 from kerastricks.callbacks._state import StepLosses, snapshot, unique_variables
 from kerastricks.callbacks.overfit_one_batch import overfit_one_batch
 
@@ -127,20 +124,9 @@ class TrainingDoctor(keras.callbacks.Callback):
             fail("`probe_data` must be a pair (x, y).", "probe_data", type(probe_data), TypeError)
         self.probe_data = probe_data
         self.every = check_int("every", every, minimum=1)
-        for code in stop_on:
-            if code not in CODES:
-                fail(f"`stop_on` must hold codes from {sorted(CODES)}.", "stop_on", stop_on)
-        self.stop_on = tuple(stop_on)
+        self.stop_on = rules.check_codes("stop_on", stop_on)
         self.check_labels = bool(check_labels)
-        thresholds = check_type("thresholds", thresholds or {}, dict, "a dict")
-        unknown = sorted(set(thresholds) - set(DEFAULT_THRESHOLDS))
-        if unknown:
-            fail(
-                f"Unknown `thresholds` keys; known: {sorted(DEFAULT_THRESHOLDS)}.",
-                "thresholds",
-                unknown,
-            )
-        self.thresholds = {**DEFAULT_THRESHOLDS, **thresholds}
+        self.thresholds = rules.thresholds(thresholds)
         self.log_dir = log_dir
         self.verbose = int(verbose)
         self.findings = []
@@ -155,13 +141,7 @@ class TrainingDoctor(keras.callbacks.Callback):
         self.findings.append(finding)
         if self.verbose:
             print(str(finding), flush=True)
-        if self._folder is not None:
-            record = dataclasses.asdict(finding)
-            with open(self._folder / "findings.jsonl", "a") as file:
-                file.write(json.dumps(record, default=str) + "\n")
-        if self._writer is not None:
-            with self._writer.as_default():
-                tf.summary.text(f"doctor/{code}", str(finding), step=self._step)
+        self._log.finding(finding, self._step)
         if code in self.stop_on:
             self.model.stop_training = True
 
@@ -170,8 +150,8 @@ class TrainingDoctor(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         model, t = self.model, self.thresholds
         self._step, self._step_losses, self._before = 0, StepLosses(), None
-        self._ema, self._best_ema, self._high, self._low = None, math.inf, 0, 0
-        self._start = None
+        self._trend = LossTrend(t["divergence_factor"])
+        self._rates = RateWatch(t["update_ratio_low"], t["update_ratio_high"])
         self._kernels = kernel_variables(model)
         self._bns = [
             layer
@@ -180,12 +160,7 @@ class TrainingDoctor(keras.callbacks.Callback):
         ]
         stats = [v for layer in self._bns for v in (layer.moving_mean, layer.moving_variance)]
         self._watched = unique_variables(self._kernels, stats)
-        self._writer, self._folder = None, None
-        if self.log_dir is not None:
-            self._folder = Path(self.log_dir) / "doctor"
-            self._folder.mkdir(parents=True, exist_ok=True)
-            if importlib.util.find_spec("tensorboard") is not None:
-                self._writer = tf.summary.create_file_writer(str(self._folder))
+        self._log = FindingsLog(self.log_dir)
         outputs = getattr(model, "outputs", None) or [None]
         classes = outputs[0].shape[-1] if len(outputs) == 1 and outputs[0] is not None else None
         self._probe = None
@@ -220,12 +195,14 @@ class TrainingDoctor(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._step % self.every == 0:
+            _ = self.model  # on JAX, Keras's `Callback.model` writes the state into variables
             self._before = snapshot(self._watched)
 
     def on_train_batch_end(self, batch, logs=None):
         if logs and "loss" in logs:
             self._check_loss(self._step_losses.update(batch, logs["loss"]))
         if self._before is not None:
+            _ = self.model  # (as above: the variables hold this step's values)
             self._examine()
             self._before = None
         self._step += 1
@@ -238,8 +215,7 @@ class TrainingDoctor(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         self._check_not_learning()
-        if self._writer is not None:
-            self._writer.flush()
+        self._log.flush()
 
     # -- checks ----------------------------------------------------------------------
 
@@ -252,15 +228,8 @@ class TrainingDoctor(keras.callbacks.Callback):
             if loss > ratio * self._baseline:
                 evidence = {"initial_loss": loss, "balanced_classes_loss": self._baseline}
                 self._report("loss_at_init", "The first loss is off.", evidence)
-        self._ema = loss if self._ema is None else 0.9 * self._ema + 0.1 * loss
-        self._best_ema = min(self._best_ema, self._ema)
-        if self._step < 10:
-            return
-        if self._start is None:  # the mean of the first ten steps' losses
-            self._start = float(np.mean(self._step_losses.values[:10]))
-        factor = self.thresholds["divergence_factor"]
-        if self._ema > factor * self._best_ema and self._ema > self._start:
-            evidence = {"smoothed_loss": self._ema, "best_smoothed_loss": self._best_ema}
+        evidence = self._trend.update(loss, self._step_losses.values)
+        if evidence:
             self._report("diverging", "The loss is growing.", evidence)
 
     def _examine(self):
@@ -281,30 +250,15 @@ class TrainingDoctor(keras.callbacks.Callback):
             has_gradient = max(result["grad_norms"], default=0.0) > 0
             self._check_probe(result, after[:count])
         if median is not None:
-            self._check_rates(median, ratios, has_gradient)
+            losses = self._step_losses.values
+            for code, message, evidence in self._rates.update(median, ratios, losses, has_gradient):
+                self._report(code, message, evidence)
         self._check_bn_updates(self._before[count:], after[count:])
-        if self._writer is not None:
-            with self._writer.as_default():
-                for key, value in self.measurements[-1].items():
-                    if key != "step" and value is not None:
-                        tf.summary.scalar(f"doctor/{key}", value, step=self._step)
+        self._log.scalars(
+            {k: v for k, v in self.measurements[-1].items() if k != "step"}, self._step
+        )
         if self._step + 1 >= t["window"]:
             self._check_not_learning()
-
-    def _check_rates(self, median, ratios, has_gradient):
-        t = self.thresholds
-        self._high = self._high + 1 if median > t["update_ratio_high"] else 0
-        self._low = self._low + 1 if median < t["update_ratio_low"] else 0
-        evidence = {"median_update_ratio": median, "healthy": 1e-3}
-        worst = max(ratios, key=ratios.get) if self._high else min(ratios, key=ratios.get)
-        evidence[f"{'largest' if self._high else 'smallest'}_layer"] = worst
-        evidence["its_ratio"] = ratios[worst]
-        if self._high >= 2 or median > 10 * t["update_ratio_high"]:
-            self._report("lr_too_high", "Each update changes the weights too much.", evidence)
-        values = self._step_losses.values
-        stuck = len(values) < 2 or np.mean(values[-10:]) > 0.9 * np.mean(values[:10])
-        if self._low >= 2 and stuck and has_gradient:
-            self._report("lr_too_low", "Each update barely changes the weights.", evidence)
 
     def _check_probe(self, result, kernels=None):
         t = self.thresholds
@@ -343,20 +297,7 @@ class TrainingDoctor(keras.callbacks.Callback):
             self._report("not_learning", "The training loss has not fallen.", evidence)
 
     def _check_labels(self, x, y):
-        report = overfit_one_batch(
-            self.model, x, y, steps=int(self.thresholds["label_probe_steps"])
-        )
-        evidence = {
-            "first_loss": report.losses[0],
-            "final_loss": report.losses[-1],
-            "speed_real": report.speed,
-            "speed_shuffled": report.shuffled_speed,
-        }
-        # A short probe: "cannot fit" only if the loss did not even halve (against the best
-        # constant prediction's); overfit_one_batch itself asks for a tenth, in more steps.
-        reference = report.constant_loss or report.losses[0]
-        if not report.losses[-1] <= 0.5 * reference:
-            self._report("cannot_overfit_batch", "The model cannot fit one small batch.", evidence)
-        if report.labels_aligned is False:
-            message = "Real labels are fitted no faster than shuffled ones."
-            self._report("labels_misaligned", message, evidence)
+        steps = int(self.thresholds["label_probe_steps"])
+        report = overfit_one_batch(self.model, x, y, steps=steps)
+        for code, message, evidence in rules.label_findings(report):
+            self._report(code, message, evidence)

@@ -6,6 +6,7 @@ from keras import ops
 
 from kerastricks._checks import check_choice, check_int, fail
 from kerastricks._registry import register
+from kerastricks.layers._color_kmeans import color_points, fit_centroids, nearest_distances
 from kerastricks.layers._color_space import rgb_to_lab
 
 __all__ = ["ColorQuantizer"]
@@ -202,25 +203,11 @@ class ColorQuantizer(keras.layers.Layer):
                 batches (such as a `tf.data.Dataset`).
             sample_size: pixels used to fit k-means. Defaults to 200000.
         """
-        from sklearn.cluster import KMeans
-
         sample_size = check_int("sample_size", sample_size, minimum=1)
-        points = self._points(data)
-        if len(points) < self.num_colors:
-            fail(
-                f"`adapt` needs at least num_colors={self.num_colors} pixels.",
-                "data.shape",
-                np.shape(data),
-            )
-        rng = np.random.default_rng(self.seed)
-        fit = (
-            points
-            if len(points) <= sample_size
-            else points[rng.choice(len(points), sample_size, replace=False)]
-        )
-        kmeans = KMeans(self.num_colors, n_init=4, random_state=self.seed).fit(fit)
-        self.centroids = kmeans.cluster_centers_.astype("float32").tolist()
-        distances = np.sqrt(np.min(_squared_distances(points, kmeans.cluster_centers_), axis=-1))
+        points = color_points(data, self.input_space, self.color_space)
+        centroids = fit_centroids(points, self.num_colors, sample_size, self.seed)
+        self.centroids = centroids.astype("float32").tolist()
+        distances = nearest_distances(points, centroids)
         self._error_stats = np.array([distances.mean(), distances.max()])
         if self.built:
             self.centroid_weights.assign(np.asarray(self.centroids, "float32"))
@@ -235,8 +222,8 @@ class ColorQuantizer(keras.layers.Layer):
         Returns:
             `{"mean": float, "max": float}`, in Lab units of the quantized space.
         """
-        points = self._points(data)
-        distances = np.sqrt(np.min(_squared_distances(points, self._centroid_array()), axis=-1))
+        points = color_points(data, self.input_space, self.color_space)
+        distances = nearest_distances(points, self._centroid_array())
         return {"mean": float(distances.mean()), "max": float(distances.max())}
 
     def compute_output_shape(self, input_shape):
@@ -273,24 +260,6 @@ class ColorQuantizer(keras.layers.Layer):
         difference = features[..., None, :] - ops.cast(centroids, "float32")
         return ops.sum(ops.square(difference), axis=-1)
 
-    def _points(self, data):
-        if hasattr(data, "shape"):
-            batches = [data]
-        else:
-            batches = list(data)
-        points = []
-        for batch in batches:
-            array = np.asarray(ops.convert_to_numpy(batch), "float32")
-            if array.shape[-1] != 3:
-                fail("Colors must have 3 channels on the last axis.", "data.shape", array.shape)
-            array = array.reshape(-1, 3)
-            lab = np.asarray(rgb_to_lab(array)) if self.input_space == "rgb" else array
-            points.append(lab[:, 1:] if self.color_space == "ab" else lab)
-        points = np.concatenate(points, axis=0).astype("float64")
-        if not np.all(np.isfinite(points)):
-            fail("Colors must be finite.", "data", "array with NaN or inf")
-        return points
-
     def _centroid_array(self):
         if self.built:
             return np.asarray(self.centroid_weights.numpy(), "float32")
@@ -312,13 +281,3 @@ class ColorQuantizer(keras.layers.Layer):
     def _error(self, index):
         value = float(self._error_stats[index])
         return None if value < 0 else value
-
-
-def _squared_distances(points, centroids):
-    """Squared Euclidean distances `[n, k]`, in chunks to bound memory."""
-    centroids = np.asarray(centroids, "float64")
-    out = np.empty((len(points), len(centroids)))
-    for start in range(0, len(points), 65536):
-        chunk = points[start : start + 65536]
-        out[start : start + 65536] = ((chunk[:, None, :] - centroids[None]) ** 2).sum(-1)
-    return out

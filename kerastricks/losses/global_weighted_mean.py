@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from kerastricks._registry import register
+from kerastricks.losses._round_trip import check_loss_round_trip
 
 __all__ = ["GlobalWeightedMean"]
 
@@ -26,7 +27,9 @@ class GlobalWeightedMean(keras.losses.Loss):
     Args:
         loss: the per-element loss: a Keras loss function or name (`"mean_absolute_error"`),
             or a `keras.losses.Loss` instance (its `call`, unreduced). Its values must have
-            the shape of the sample weights, or of the weights with a last axis of 1.
+            the shape of the sample weights, or of the weights with a last axis of 1. A
+            loss whose `get_config` drops an argument set away from its default (Keras's
+            `Huber(delta=...)`) raises `ValueError`: it would reload as another loss.
         name: the loss's name. Defaults to `"global_weighted_mean"`.
         dtype: the dtype of the result. Defaults to `None` (`keras.backend.floatx()`).
 
@@ -44,6 +47,7 @@ class GlobalWeightedMean(keras.losses.Loss):
     def __init__(self, loss="mean_absolute_error", name=None, dtype=None):
         super().__init__(name=name or "global_weighted_mean", dtype=dtype)
         self.loss = loss if isinstance(loss, keras.losses.Loss) else keras.losses.get(loss)
+        check_loss_round_trip("loss", self.loss)  # it is saved in this loss's config
 
     def call(self, y_true, y_pred):
         if isinstance(self.loss, keras.losses.Loss):

@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from kerastricks._checks import check_choice, check_keys, check_number, check_type, fail
+from kerastricks.losses._round_trip import check_loss_round_trip
 
 WEIGHTINGS = ("uncertainty", "equal", "dwa")
 
@@ -118,3 +119,29 @@ def infer_task_type(loss):
         name = f"{name} {type(loss).__name__}"
     name = name.lower()
     return "classification" if "crossentropy" in name or "hinge" in name else "regression"
+
+
+def resolve_task_losses(loss, task_names):
+    """`{name: keras.losses.Loss}` from `compile`'s `loss`: one loss (name, function or
+    `Loss`) per output name, each of which survives the compile config's round trip."""
+    check_type("loss", loss, dict, "a dict with one loss per output name")
+    check_keys("loss", loss, task_names, "one loss per output")
+    resolved = {}
+    for name in task_names:
+        item = keras.losses.get(loss[name]) if isinstance(loss[name], str) else loss[name]
+        if not isinstance(item, keras.losses.Loss):
+            if not callable(item):
+                fail(f"`loss[{name!r}]` is not a loss.", f"loss[{name!r}]", loss[name])
+            item = LossFunction(item)
+        check_loss_round_trip(f"loss[{name!r}]", item)  # saved in the compile config
+        resolved[name] = item
+    return resolved
+
+
+def num_replicas():
+    """The replicas of the `tf.distribute` strategy in scope (TensorFlow backend), else 1."""
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy().num_replicas_in_sync

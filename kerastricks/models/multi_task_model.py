@@ -3,15 +3,16 @@
 import keras
 from keras import ops
 
-from kerastricks._checks import check_keys, check_number, check_type, fail
+from kerastricks._checks import check_number, check_type, fail
 from kerastricks._registry import register
 from kerastricks.layers.uncertainty_weighting import UncertaintyWeighting
 from kerastricks.models._multi_task_parts import (
     DynamicWeightAverage,
     DynamicWeightAverageCallback,
-    LossFunction,
     check_task_types,
     infer_task_type,
+    num_replicas,
+    resolve_task_losses,
     validate_weighting,
 )
 
@@ -159,26 +160,13 @@ class MultiTaskModel(keras.Model):
                 "loss_weights",
                 loss_weights,
             )
-        self._task_losses = self._resolve_losses(loss)
+        self._task_losses = resolve_task_losses(loss, self.task_names)
         if self.uncertainty_weighting is not None:
             inferred = {n: infer_task_type(loss[n]) for n in self.task_names}
             self.uncertainty_weighting.task_types = self.task_types or inferred
         # Keras's own multi-output loss is bypassed: `compute_loss` below replaces it.
         super().compile(optimizer=optimizer, loss=None, **kwargs)
         self.loss = loss
-
-    def _resolve_losses(self, loss):
-        check_type("loss", loss, dict, "a dict with one loss per output name")
-        check_keys("loss", loss, self.task_names, "one loss per output")
-        resolved = {}
-        for name in self.task_names:
-            item = keras.losses.get(loss[name]) if isinstance(loss[name], str) else loss[name]
-            if not isinstance(item, keras.losses.Loss):
-                if not callable(item):
-                    fail(f"`loss[{name!r}]` is not a loss.", f"loss[{name!r}]", loss[name])
-                item = LossFunction(item)
-            resolved[name] = item
-        return resolved
 
     def get_compile_config(self):
         config = super().get_compile_config()
@@ -203,7 +191,7 @@ class MultiTaskModel(keras.Model):
             weights = dict.fromkeys(self.task_names, sample_weight)
         elif isinstance(sample_weight, dict):
             weights = self._as_task_dict("sample_weight", sample_weight)
-        replicas = _num_replicas()
+        replicas = num_replicas()
         losses = {}
         for name, tracker in zip(self.task_names, self.task_loss_trackers, strict=True):
             value = self._task_losses[name](
@@ -305,11 +293,3 @@ class MultiTaskModel(keras.Model):
             trainable=config.get("trainable", True),
             **own,
         )
-
-
-def _num_replicas():
-    if keras.backend.backend() != "tensorflow":
-        return 1
-    import tensorflow as tf
-
-    return tf.distribute.get_strategy().num_replicas_in_sync

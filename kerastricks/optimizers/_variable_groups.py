@@ -41,6 +41,7 @@ class VariableGroups:
         self.owner = {}  # id(variable) -> (generation, multiplier); multiplier 0 included
         self.skipped = []  # variables with multiplier 0: never updated, no slots
         self.stash = {}  # saved values of groups not built yet: store key -> array
+        self.in_order = []  # every variable held, in the order `add` received them
 
     @property
     def variables(self) -> list:
@@ -54,6 +55,7 @@ class VariableGroups:
     def add(self, variables, multiplier_of) -> list:
         """Places the unknown `variables`: by the saved plan, else in one new generation."""
         new = [v for v in _unique(variables) if id(v) not in self.owner]
+        self.in_order.extend(new)
         fresh = max(len(self.generations), len(self.planned) + 1) if self.generations else 0
         for variable in new:
             generation = next(

@@ -132,11 +132,13 @@ class LearningRateMultiplier(keras.optimizers.Optimizer):
         self._groups.add(list(var_list), self._multiplier)
         self._groups.build_pending()
         if not self.built:
-            super().build(self._groups.variables)
+            # In the order received (the model's): Keras's JAX trainer passes the values
+            # of `model.trainable_variables` to `stateless_apply` in that order.
+            super().build(self._groups.in_order)
 
     def apply(self, grads, trainable_variables=None):
-        if trainable_variables is None:
-            trainable_variables = self._groups.variables
+        if trainable_variables is None:  # `stateless_apply` (JAX): the variables built with
+            trainable_variables = self._groups.in_order
         trainable_variables = list(trainable_variables)
         if not self.built:
             self.build(trainable_variables)

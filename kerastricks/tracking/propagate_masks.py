@@ -116,7 +116,7 @@ def propagate_masks(
     small = embeddings.shape[2:4]
     resized = small != (height, width)
 
-    labels = [_resize(first_mask, small, "area") if resized else first_mask]
+    labels = [_area_resize(first_mask, small) if resized else first_mask]
     outputs = [first_mask]
     for t in range(1, steps):
         indices = list(range(max(0, t - num_references), t))
@@ -130,6 +130,22 @@ def propagate_masks(
         outputs.append(_resize(prediction, (height, width), "bilinear") if resized else prediction)
     masks = np.stack(outputs, axis=1)
     return masks[0] if single else masks
+
+
+def _area_resize(masks, size):
+    """Area averaging of `masks` `[B, H, W, K]` to `size`: each output cell is the mean of
+    the input pixels it covers, weighted by the covered fraction (TensorFlow's `"area"`,
+    which other Keras backends lack), as two matrix products."""
+    rows, columns = (_coverage(n, m) for n, m in zip(masks.shape[1:3], size, strict=True))
+    return np.einsum("ih,bhwk,jw->bijk", rows, masks.astype("float64"), columns).astype("float32")
+
+
+def _coverage(size_in, size_out):
+    """`[size_out, size_in]`: the fraction of output cell `o` that input pixel `i` covers."""
+    edges = np.arange(size_out + 1) * (size_in / size_out)
+    pixels = np.arange(size_in)
+    overlap = np.minimum(edges[1:, None], pixels + 1) - np.maximum(edges[:-1, None], pixels)
+    return np.clip(overlap, 0, None) / (size_in / size_out)
 
 
 def _resize(masks, size, interpolation):

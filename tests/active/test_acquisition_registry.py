@@ -4,6 +4,8 @@ import pytest
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def test_registry_names_and_errors():
     for name in ["entropy", "least_confidence", "margin", "variation_ratio", "bald", "mean_std"]:

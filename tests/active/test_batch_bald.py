@@ -7,6 +7,8 @@ import pytest
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def joint_mutual_information(probs, batch):
     """BatchBALD of `batch` by enumeration: `H(y_batch) - mean_m sum_i H(p_m(y_i))`.

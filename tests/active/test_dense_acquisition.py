@@ -5,6 +5,8 @@ import pytest
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def softmax(logits):
     e = np.exp(logits - logits.max(-1, keepdims=True))

@@ -9,6 +9,8 @@ import tensorflow as tf
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def random_members(m=5, n=40, c=6, seed=0, dtype="float64"):
     rng = np.random.default_rng(seed)
@@ -105,6 +107,7 @@ def test_dtypes(function, reference, dtype):
     np.testing.assert_allclose(scores, expected, atol=1e-5 if dtype != "float64" else 1e-12)
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("function, reference", CASES)
 def test_tensor_and_list_inputs(function, reference):
     members = random_members(m=3, n=4, c=3, dtype="float32")

@@ -118,6 +118,7 @@ def test_identical_members_warn():
         kt.active.Ensemble(lambda: build(seed=1), members=2)
 
 
+@pytest.mark.tensorflow
 def test_mirrored_strategy():
     with two_device_strategy().scope():
         ensemble = kt.active.Ensemble(build, members=2)

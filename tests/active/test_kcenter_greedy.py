@@ -8,6 +8,8 @@ from scipy.spatial.distance import cdist
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def reference_greedy(points, k, centers=None):
     """Sener & Savarese Algorithm 1 with SciPy's cdist, recomputing everything each step."""

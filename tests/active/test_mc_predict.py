@@ -6,6 +6,8 @@ import pytest
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def make_model(seed=0, rate=0.5):
     keras.utils.set_random_seed(seed)

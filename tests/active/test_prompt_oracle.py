@@ -5,6 +5,8 @@ import pytest
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def scripted(answers):
     """An `input` replacement that records its prompts and answers from a list."""

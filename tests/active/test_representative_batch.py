@@ -7,6 +7,8 @@ import pytest
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def coverage(similarity, chosen):
     """F(S) = sum_x max_{s in S} max(sim(s, x), 0); 0 for the empty set."""

@@ -8,6 +8,8 @@ import tensorflow as tf
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def random_probs(n=50, c=7, seed=0, dtype="float64"):
     return np.random.default_rng(seed).dirichlet(np.ones(c) * 0.5, size=n).astype(dtype)
@@ -100,6 +102,7 @@ def test_dtypes(function, reference, dtype):
     np.testing.assert_allclose(scores, expected, atol=1e-5 if dtype != "float64" else 1e-12)
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("function, reference", CASES)
 def test_tensor_and_list_inputs(function, reference):
     probs = random_probs(n=6, c=3, dtype="float32")

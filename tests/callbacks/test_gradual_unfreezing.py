@@ -150,6 +150,7 @@ def test_saved_between_unfreezings_resumes_exactly():
     assert_weights(loaded, expected)
 
 
+@pytest.mark.tensorflow
 def test_two_replicas_match_one_device():
     # The reported bug: SGD(0.1, momentum 0.9) with the optimizer rebuilt outside the
     # strategy reached weights of 3159 on two replicas against 0.84 on one device.

@@ -6,6 +6,8 @@ import pytest
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def regression(n=512, seed=0):
     rng = np.random.default_rng(seed)

@@ -6,6 +6,8 @@ import pytest
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def batch(seed=0, n=48):
     rng = np.random.default_rng(seed)

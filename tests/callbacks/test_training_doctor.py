@@ -250,6 +250,7 @@ def test_findings_go_to_tensorboard_and_logs(tmp_path):
     assert "evidence:" in text and "fix:" in text
 
 
+@pytest.mark.tensorflow
 def test_under_mirrored_strategy():
     x, y = blobs(256, 0)
     with two_device_strategy().scope():

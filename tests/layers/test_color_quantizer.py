@@ -123,6 +123,7 @@ def test_categories_do_not_depend_on_the_precision_policy():
     np.testing.assert_array_equal(np.asarray(out).argmax(-1), quantizer(image[None]))
 
 
+@pytest.mark.tensorflow
 def test_adapt_accepts_a_dataset_and_can_follow_build():
     image = photographs()[1][:32, :32]
     quantizer = kt.layers.ColorQuantizer(4, seed=0)

@@ -6,6 +6,8 @@ from keras import ops
 import kerastricks as kt
 from tests.helpers import run_layer_test
 
+pytestmark = pytest.mark.backend_independent
+
 
 def _inputs(count, shape=(2, 3, 3, 4), seed=0):
     rng = np.random.default_rng(seed)
@@ -47,6 +49,7 @@ def test_global_mode_and_channels_first_axis():
     assert tuple(per_channel.alpha.shape) == (3, 3, 4)
 
 
+@pytest.mark.tensorflow
 def test_gradient_with_respect_to_alpha():
     x = _inputs(2, shape=(1, 2, 3))
     layer = kt.layers.CrossStitch()

@@ -7,6 +7,8 @@ import pytest
 import kerastricks as kt
 from tests.helpers import run_layer_test
 
+pytestmark = pytest.mark.backend_independent
+
 
 def test_layer_contract():
     x = np.random.default_rng(0).normal(size=(4, 6, 6, 3)).astype("float32")

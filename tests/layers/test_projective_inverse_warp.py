@@ -5,6 +5,8 @@ import kerastricks as kt
 from tests.geometry import numpy_warp
 from tests.helpers import run_layer_test
 
+pytestmark = pytest.mark.backend_independent
+
 
 def _inputs(seed=0, batch=2, height=6, width=9):
     rng = np.random.default_rng(seed)

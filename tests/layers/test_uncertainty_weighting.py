@@ -7,6 +7,8 @@ from keras import ops
 import kerastricks as kt
 from tests.helpers import run_layer_test
 
+pytestmark = pytest.mark.backend_independent
+
 TYPES = {"depth": "regression", "segmentation": "classification"}
 
 
@@ -51,6 +53,7 @@ def test_per_sample_losses_give_per_sample_combination():
     np.testing.assert_allclose(got, _reference(losses, s, TYPES), rtol=1e-6)
 
 
+@pytest.mark.tensorflow
 def test_gradients_with_respect_to_log_variances_are_closed_form():
     s = {"depth": 0.5, "segmentation": -1.0}
     losses = {"depth": 3.0, "segmentation": 0.6}
@@ -72,6 +75,7 @@ def test_gradients_with_respect_to_log_variances_are_closed_form():
     np.testing.assert_allclose(grad_l, [0.5 * np.exp(-0.5), np.exp(1.0)], rtol=1e-6)
 
 
+@pytest.mark.tensorflow
 def test_gradient_vanishes_at_the_optimal_log_variance():
     # Setting the derivative 0.5 - 0.5 e^-s L to zero gives s* = log L (regression) and
     # s* = log(2 L) for classification.
@@ -84,6 +88,7 @@ def test_gradient_vanishes_at_the_optimal_log_variance():
     np.testing.assert_allclose([float(g) for g in grads], [0.0, 0.0], atol=1e-6)
 
 
+@pytest.mark.tensorflow
 def test_range_clips_the_formula_and_the_variable():
     layer = _layer_with({"depth": 0.0}, {"depth": "regression"}, log_variance_range=(-2, 3))
     layer.log_variances["depth"].assign(10.0)  # outside the range, as a user could do

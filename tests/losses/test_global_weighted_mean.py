@@ -8,6 +8,8 @@ import tensorflow as tf
 import kerastricks as kt
 from tests.helpers import check_config_round_trip, two_device_strategy
 
+pytestmark = pytest.mark.backend_independent
+
 RNG = np.random.default_rng(0)
 Y_TRUE = RNG.normal(size=(4, 3, 3, 1)).astype("float32")
 Y_PRED = RNG.normal(size=(4, 3, 3, 1)).astype("float32")
@@ -47,6 +49,7 @@ def _per_replica_mean(loss):
     return float(strategy.reduce("SUM", values, axis=None))
 
 
+@pytest.mark.tensorflow
 def test_two_replicas_give_the_global_weighted_mean():
     expected = numpy_mean(Y_TRUE, Y_PRED, MASK)
     ours = _per_replica_mean(kt.losses.GlobalWeightedMean(keras.losses.MeanAbsoluteError()))
@@ -73,6 +76,7 @@ def workflow(loss):
     return kt.testing.Workflow("masked", build, (x, y, weights), epochs=2, batch_size=4)
 
 
+@pytest.mark.tensorflow
 def test_training_on_two_replicas_matches_one_device():
     loss = kt.losses.GlobalWeightedMean("mean_absolute_error")
     (ours,) = kt.testing.check_composition(

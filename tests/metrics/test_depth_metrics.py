@@ -4,6 +4,8 @@ import tensorflow as tf
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def reference(gt_depth, pred_depth, min_depth, max_depth, median_scaling=True):
     """The evaluation loop of SfMLearner's `kitti_eval/eval_depth.py`, one image at a time."""
@@ -94,6 +96,7 @@ def test_image_without_ground_truth_gives_finite_zeros():
     np.testing.assert_array_equal(result["valid_pixels"], [0, 9])
 
 
+@pytest.mark.tensorflow
 def test_compiles_with_xla_and_an_unknown_batch():
     true, pred = random_depths(2)
     function = tf.function(

@@ -3,6 +3,8 @@ import pytest
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def loop_iou(truth, predicted, k):
     """IoU of label k in one frame, counted pixel by pixel; 1 when both are empty."""

@@ -4,6 +4,8 @@ from scipy.spatial.transform import Rotation
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def compute_ate(gtruth_xyz, pred_xyz_o):
     """`compute_ate` of SfMLearner's `kitti_eval/pose_evaluation_utils.py`, verbatim."""

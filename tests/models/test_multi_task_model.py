@@ -107,6 +107,7 @@ def test_dwa_weights_follow_the_loss_ratio_of_the_last_two_epochs():
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+@pytest.mark.tensorflow
 @pytest.mark.parametrize("weighting", ["uncertainty", "dwa"])
 def test_save_load_keras_and_export(tmp_path, weighting):
     model = _compiled(weighting, optimizer="adam")
@@ -132,6 +133,7 @@ def test_save_load_keras_and_export(tmp_path, weighting):
     np.testing.assert_allclose(served["size"].numpy(), before["size"], rtol=1e-6)
 
 
+@pytest.mark.tensorflow
 def test_mirrored_training_matches_one_device():
     x, y = _data(n=32)
     trained = []

@@ -5,6 +5,8 @@ import pytest
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def blocky_model():
     inputs = keras.Input((8, 8, 3))

@@ -8,6 +8,8 @@ import pytest
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def reference_boundary(mask):
     """DAVIS's seg2bmap, pixel by pixel: a pixel is on the boundary when its right, lower or

@@ -6,6 +6,8 @@ import kerastricks as kt
 from tests.helpers import assert_copied
 from tests.layers.test_color_propagation import numpy_attention
 
+pytestmark = pytest.mark.backend_independent
+
 
 def video(seed=0, steps=5, size=4, channels=3, classes=3):
     rng = np.random.default_rng(seed)

@@ -6,6 +6,8 @@ import pytest
 
 import kerastricks as kt
 
+pytestmark = pytest.mark.backend_independent
+
 
 def classifier():
     keras.utils.set_random_seed(0)
