@@ -466,7 +466,7 @@ def build_parser():
     parser.add_argument("--sequence-length", type=count, default=12)
     parser.add_argument("--steps-per-epoch", type=count, default=100)
     parser.add_argument("--batch-size", type=count, default=4, help="windows per replica")
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--width", type=count, default=16, help="channels of the first layer")
     parser.add_argument("--scales", type=count, default=4, choices=(1, 2, 3, 4))
     parser.add_argument(
