@@ -63,6 +63,15 @@ def test_oracles_feed_the_ground_truth_to_training(recipe):
     assert set(plain) == {"images", "intrinsics"}  # no labels without the oracles
 
 
+def test_icp_is_computed_only_when_a_variant_weights_it(recipe):
+    def iterations(*argv):
+        return recipe.icp_settings(recipe.build_parser().parse_args(list(argv)))["iterations"]
+
+    assert iterations("--variants", "all", "no_icp") == 3  # the default --icp-iterations
+    assert iterations("--variants", "no_icp") == 0  # weighted 0 by its variant
+    assert iterations("--variants", "all", "no_ssim", "--icp-weight", "0") == 0
+
+
 def test_automask_needs_min_reprojection(recipe):
     with pytest.raises(SystemExit):
         recipe.main(["--quick", "--automask"])
