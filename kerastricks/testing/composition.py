@@ -137,7 +137,8 @@ def check_composition(
 
     Cells: `"xla"` (`jit_compile=True`), `"mirrored"` (two replicas, the default
     all-reduce), `"mirrored_xla"` (both; TensorFlow cannot compile a step placed on two
-    logical CPUs, so on a CPU-only machine it is reported `"unsupported"`),
+    logical CPUs, so on a CPU-only machine it is reported `"unsupported"`, tried once per
+    process: later workflows report the first one's error without training),
     `"mixed_float16"` (the dtype policy), `"save_resume"` (saved to `.keras` after half
     the epochs, reloaded with `safe_mode=True` and fresh callbacks, trained on with
     `initial_epoch`), `"two_workers"` (`workers`, a multi-worker strategy: this process
@@ -188,6 +189,9 @@ def check_composition(
         if cell in workflow.not_applicable:
             results.append(CellResult(cell, "n/a", message=workflow.not_applicable[cell]))
             continue
+        if cell in _MACHINE_LIMITS:
+            results.append(CellResult(cell, "unsupported", message=_MACHINE_LIMITS[cell]))
+            continue
         if cell == "two_workers" and workers is None:
             message = "needs worker processes (kt.testing.run_workers) and workers=strategy"
             results.append(CellResult(cell, "unsupported", message=message))
@@ -204,6 +208,8 @@ def check_composition(
         except Exception as error:  # a cell that breaks is a result, not a crash
             status = "unsupported" if _unsupported(cell, error) else "error"
             results.append(CellResult(cell, status, message=_first_line(error)))
+            if status == "unsupported":
+                _MACHINE_LIMITS[cell] = f"as for {workflow.name!r}: {_first_line(error)}"
             continue
         differences = compare(against, run)
         worst = max(differences[k] for k in ("weights", "optimizer", "metrics", "summary"))
@@ -213,6 +219,11 @@ def check_composition(
             result.message = f"loss scaling skipped steps {run['skipped']} (so did the reference)"
         results.append(result)
     return results
+
+
+# Cells this machine cannot run whatever the model (XLA on several logical CPUs): found once
+# per process, by the first workflow that tries; a model to trace costs up to a minute.
+_MACHINE_LIMITS = {}
 
 
 def _run(workflow, cell, skip=(), strategy=None):

@@ -123,22 +123,10 @@ def _assert_same_weights(actual, expected, atol):
         np.testing.assert_allclose(a, e, atol=atol, rtol=0)
 
 
-@pytest.mark.parametrize("multi_task", [False, True], ids=["functional", "MultiTaskModel"])
-def test_two_workers_train_like_one_process(cluster, multi_task):
-    # LearningRateMultiplier(Adam) on a two-output model; with MultiTaskModel the task
-    # losses are weighted by learned uncertainties, trained on both workers too.
-    workers = cluster("--epochs", "2", *(["--multi-task"] if multi_task else []))
-    workers.run()
-    (weights_0, history_0), (weights_1, history_1) = workers.results(0), workers.results(1)
-    # The all-reduced update is the same on both workers, bit for bit.
-    _assert_same_weights(weights_1, weights_0, atol=0)
-    assert history_0 == history_1
-    assert history_0["epochs"] == [0, 1]
-    # Reference: one process, global batch 16 = 2 workers x 8; the per-worker losses are
-    # averaged, as one process averages the global batch. Float tolerance only.
-    expected, expected_loss, _ = _single_process(workers, epochs=2, multi_task=multi_task)
-    _assert_same_weights(weights_0, expected, atol=1e-5)
-    np.testing.assert_allclose(history_0["loss"], expected_loss, rtol=1e-5)
+# Two workers training like one process (bit-identical workers, equal to one process with
+# the same global batches) is checked by the killed-worker test below on MultiTaskModel,
+# and for five workflows by the composition matrix's two_workers column
+# (tests/testing/test_composition_matrix.py): a test of its own repeated both.
 
 
 def test_killed_worker_resumes_from_its_backup(cluster, tmp_path):

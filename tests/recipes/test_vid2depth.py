@@ -19,12 +19,12 @@ def recipe():
     return load_recipe("vid2depth")
 
 
-def check_outputs(metrics, output):
+def check_outputs(metrics, output, size):
     for name in ("metrics.json", "report.md", "depth.png", "losses.png"):
         assert (output / name).is_file(), name
     # Both shipped networks from their files: .keras (safe_mode) and SavedModel agree; the
     # disparity network serves its finest scale only.
-    images = kt.datasets.synthetic_driving(1, 4, (32, 96), seed=5)["images"]
+    images = kt.datasets.synthetic_driving(1, 4, size, seed=5)["images"]
     check_recipe_exports(output, images[:, 1], served=["disparity_0"])
     check_recipe_exports(
         output, np.concatenate(list(images.transpose(1, 0, 2, 3, 4)), -1), "pose_net"
@@ -46,9 +46,10 @@ def test_quick_run_mirrored_over_two_cpus(recipe, tmp_path):
         [
             *("--quick", "--output", str(tmp_path), "--distribute", "mirrored"),
             *("--variants", "no_ssim", "--upsample", "--min-reprojection", "--automask"),
+            *("--image-size", "16", "48"),
         ]
     )
-    check_outputs(metrics, tmp_path)
+    check_outputs(metrics, tmp_path, (16, 48))
     assert set(metrics["results"]) == {"train-set mean depth", "no_ssim"}
     assert metrics["loss_after_training"]["no_ssim"] < metrics["loss_before_training"]["no_ssim"]
 

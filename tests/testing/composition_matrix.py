@@ -42,7 +42,7 @@ def _jit(cell):
 
 IMAGES = RNG.uniform(0, 1, size=(16, 32, 32, 3)).astype("float32")
 CLASSES = RNG.integers(0, 3, size=16).astype("int32")
-BLOCKS = [r"expanded_conv_10_", r"expanded_conv_9_"]  # unfrozen at epochs 1 and 2
+BLOCKS = [r"expanded_conv_10_"]  # unfrozen at epoch 1 (after save_resume reloads)
 
 
 def _mobilenet():
@@ -177,15 +177,8 @@ def build_recipe_multitask(cell):
     return model
 
 
+# The cheapest first: it is the one that finds that XLA cannot run on two logical CPUs here.
 WORKFLOWS = [
-    kt.testing.Workflow(
-        "MobileNetV3Small: freeze, layerwise rates, GradualUnfreezing",
-        build_transfer,
-        (IMAGES, CLASSES),
-        epochs=3,
-        batch_size=8,
-        callbacks=transfer_callbacks,
-    ),
     kt.testing.Workflow(
         "MultiTaskModel + CrossStitch + uncertainty + LearningRateMultiplier",
         build_multitask,
@@ -193,6 +186,14 @@ WORKFLOWS = [
         epochs=2,
         batch_size=8,
         summary=multitask_summary,
+    ),
+    kt.testing.Workflow(
+        "MobileNetV3Small: freeze, layerwise rates, GradualUnfreezing",
+        build_transfer,
+        (IMAGES, CLASSES),
+        epochs=2,
+        batch_size=8,
+        callbacks=transfer_callbacks,
     ),
     kt.testing.Workflow(
         "TrainingDoctor (probe every 4 steps)",
