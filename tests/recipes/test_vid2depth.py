@@ -37,6 +37,14 @@ def check_outputs(metrics, output):
             assert math.isfinite(value), (name, key, value)
         assert 0.0 <= scores["delta_1"] <= scores["delta_2"] <= scores["delta_3"] <= 1.0
         assert scores["abs_rel"] >= 0.0 and scores["ate_mean"] >= 0.0
+    # The by-range split partitions the counted pixels: shares sum to 1 and contributions
+    # to the model's Abs Rel (float32 sums over a few thousand pixels: rtol 1e-4).
+    assert "Abs Rel by range" in report
+    for name, ranges in metrics["abs_rel_by_range"].items():
+        shares = sum(r["share"] for r in ranges.values())
+        total = sum(r["contribution"] for r in ranges.values())
+        assert shares == pytest.approx(1.0, rel=1e-4), name
+        assert total == pytest.approx(metrics["results"][name]["abs_rel"], rel=1e-4), name
 
 
 # The synthetic quick run runs on two replicas only (the stronger check, and it keeps CI
