@@ -829,6 +829,8 @@ def train_variants(model, args, strategy, train, test, output, truth=None):
         histories[name]["probe_loss"] = [before, probe_loss(model, probe)]
         predictions[name] = predict(model, test)
         rows[name] = variant_scores(model, test, predictions[name], truth)
+        scores = ", ".join(f"{key} {value:.4g}" for key, value in rows[name].items())
+        print(f"{name} ({seconds[name]:.0f} s of training): {scores}", flush=True)
         if name == args.variants[0]:
             # The disparity network (served: the finest scale) and the pose network.
             sample = test["images"][:4]
