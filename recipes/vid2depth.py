@@ -31,6 +31,7 @@ docs/vid2depth.md (the full run was measured on a shared 2-core machine).
 """
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -601,8 +602,12 @@ def photometric_table(warp_errors):
 
 
 def run_line(argv, seconds):
-    """The report's last line: the command line and each variant's training seconds."""
-    return f"`{' '.join(argv or [])}`; training seconds per variant: {seconds}"
+    """The report's last line: the command line and each variant's training seconds.
+
+    `argv=None` (the recipe run as a script): the arguments of `sys.argv`.
+    """
+    arguments = sys.argv[1:] if argv is None else argv
+    return f"`{' '.join(arguments)}`; training seconds per variant: {seconds}"
 
 
 def loss_summary(histories, seconds):

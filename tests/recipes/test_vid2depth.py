@@ -213,3 +213,10 @@ def test_bad_own_data_is_a_one_line_error(recipe, tmp_path, capsys, breakage, pa
         argv.append("--oracle-pose")
     line = one_line_usage_error(capsys, recipe.main, argv)
     assert re.search(pattern, line), line
+
+
+def test_the_report_names_the_command_line_of_a_script_run(recipe, monkeypatch):
+    # Run as a script, main() gets argv=None: the report's command came out empty.
+    monkeypatch.setattr("sys.argv", ["vid2depth.py", "--seed", "1"])
+    assert recipe.run_line(None, {"all": 1.0}).startswith("`--seed 1`;")
+    assert recipe.run_line(["--quick"], {}).startswith("`--quick`;")
