@@ -31,6 +31,7 @@ docs/vid2depth.md (the full run was measured on a shared 2-core machine).
 """
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -58,6 +59,7 @@ VARIANTS = {  # name: what it switches off
 }
 PAPER = {"all": 0.163, "no_icp": 0.175, "no_ssim": 0.183, "no_masks": 0.176}
 METRICS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "delta_1", "delta_2", "delta_3")
+RANGES = (1.0, 2.0, 5.0, 10.0, 20.0)  # metres: the bounds of the Abs Rel by depth range
 
 
 # --- Models ------------------------------------------------------------------------------
@@ -352,6 +354,42 @@ def depth_scores(true_depth, pred_depth):
     return {name: float(np.asarray(result[name])[keep].mean()) for name in METRICS}
 
 
+def range_scores(true_depth, pred_depth):
+    """Abs Rel by range of true depth (same scaling and cap as `depth_scores`), pooled.
+
+    Per range: the mean share of an image's pixels, the mean contribution to an image's
+    Abs Rel (they add up to the overall Abs Rel) and their ratio, the range's Abs Rel.
+    """
+    split = kt.metrics.abs_rel_by_range(true_depth, pred_depth, RANGES, max_depth=80.0)
+    keep = np.asarray(kt.metrics.depth_metrics(true_depth, pred_depth)["valid_pixels"]) > 0
+    share = np.asarray(split["share"])[keep].mean(axis=0)
+    contribution = np.asarray(split["contribution"])[keep].mean(axis=0)
+    edges = ["0", *(f"{b:g}" for b in RANGES), "80"]
+    return {
+        f"{low}-{high} m": {
+            "share": float(s),
+            "abs_rel": float(c / s) if s > 0 else float("nan"),
+            "contribution": float(c),
+        }
+        for low, high, s, c in zip(edges[:-1], edges[1:], share, contribution, strict=True)
+    }
+
+
+def range_table(by_range):
+    """`{model: range_scores}` as Markdown: one row per range, Abs Rel (contribution)."""
+    names = list(by_range)
+    first = by_range[names[0]]
+    rows = [
+        [label, f"{first[label]['share']:.1%}"]
+        + [
+            f"{by_range[n][label]['abs_rel']:.3f} ({by_range[n][label]['contribution']:.3f})"
+            for n in names
+        ]
+        for label in first
+    ]
+    return kt.recipe_utils.markdown_table(["true depth", "pixels", *names], rows)
+
+
 def trajectory_scores(true_poses, pred_poses):
     true = kt.metrics.snippet_positions(true_poses, target_index=1)
     pred = kt.metrics.snippet_positions(pred_poses, target_index=1)
@@ -564,8 +602,12 @@ def photometric_table(warp_errors):
 
 
 def run_line(argv, seconds):
-    """The report's last line: the command line and each variant's training seconds."""
-    return f"`{' '.join(argv or [])}`; training seconds per variant: {seconds}"
+    """The report's last line: the command line and each variant's training seconds.
+
+    `argv=None` (the recipe run as a script): the arguments of `sys.argv`.
+    """
+    arguments = sys.argv[1:] if argv is None else argv
+    return f"`{' '.join(arguments)}`; training seconds per variant: {seconds}"
 
 
 def loss_summary(histories, seconds):
@@ -795,6 +837,8 @@ def train_variants(model, args, strategy, train, test, output, truth=None):
         histories[name]["probe_loss"] = [before, probe_loss(model, probe)]
         predictions[name] = predict(model, test)
         rows[name] = variant_scores(model, test, predictions[name], truth)
+        scores = ", ".join(f"{key} {value:.4g}" for key, value in rows[name].items())
+        print(f"{name} ({seconds[name]:.0f} s of training): {scores}", flush=True)
         if name == args.variants[0]:
             # The disparity network (served: the finest scale) and the pose network.
             sample = test["images"][:4]
@@ -821,6 +865,7 @@ def main(argv=None):
     rows = {"train-set mean depth": depth_scores(true_depth, baseline)}
     mean_pose = np.broadcast_to(train["poses"].mean(axis=0), test["poses"].shape)
     rows["train-set mean depth"].update(trajectory_scores(test["poses"], mean_pose))
+    by_range = {"train-set mean depth": range_scores(true_depth, baseline)}
 
     model = build_model(args, strategy)
     histories, predictions, seconds, scores = train_variants(
@@ -835,6 +880,7 @@ def main(argv=None):
         "no motion": warp_error(test),
     }
     for name, (depth, poses) in predictions.items():
+        by_range[name] = range_scores(true_depth, depth)
         warp_errors[f"{name}: predicted depth and pose"] = warp_error(test, depth, poses)
         scaled = median_scaled(true_depth, depth)
         warp_errors[f"{name}: predicted depth (median-scaled), true pose"] = warp_error(
@@ -854,6 +900,7 @@ def main(argv=None):
         "data_seconds": data_seconds,
         "windows": {"train": len(train["frame"]), "test": len(test["frame"])},
         "warp_errors": warp_errors,
+        "abs_rel_by_range": by_range,
     }
     kt.recipe_utils.write_report(
         output,
@@ -865,6 +912,8 @@ def main(argv=None):
                 + "\n\nPaper (KITTI, Table 2): train-set mean 0.361, all losses 0.163, "
                 "no ICP 0.175, no SSIM 0.183, no masks 0.176."
             ),
+            "Abs Rel by range of true depth: Abs Rel within the range (its contribution to "
+            "the overall Abs Rel; the contributions add up to it)": range_table(by_range),
             "Photometric oracle (masked L1, frame t-1 warped into t, held-out windows)": (
                 photometric_table(warp_errors)
             ),

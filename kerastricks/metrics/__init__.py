@@ -8,6 +8,7 @@ Depth accuracy, trajectory error, image similarity (SSIM, MS-SSIM, PSNR) and mas
 # (`import kerastricks.metrics` or `import kerastricks.losses` first) free of a cycle.
 import kerastricks.losses  # noqa: F401, I001
 
+from kerastricks.metrics.abs_rel_by_range import abs_rel_by_range
 from kerastricks.metrics.depth_metric_classes import (
     AbsRel,
     DeltaAccuracy,
@@ -38,6 +39,7 @@ __all__ = [
     "SSIM",
     "SqRel",
     "TrajectoryError",
+    "abs_rel_by_range",
     "depth_metrics",
     "mask_iou",
     "ms_ssim",

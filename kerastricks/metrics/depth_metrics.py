@@ -69,31 +69,9 @@ def depth_metrics(
     >>> float(unscaled["abs_rel"][0]), int(unscaled["valid_pixels"][0])
     (2.0, 3)
     """
-    min_depth = check_number("min_depth", min_depth, minimum=0.0, min_inclusive=False)
-    max_depth = check_number("max_depth", max_depth, minimum=min_depth, min_inclusive=False)
-    check_type("median_scaling", median_scaling, bool, "a bool")
-    y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
-    y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
-    if len(y_true.shape) < 2 or tuple(y_true.shape) != tuple(y_pred.shape):
-        fail(
-            "`y_true` and `y_pred` must have the same shape [B, H, W] or [B, H, W, 1].",
-            "shapes",
-            (tuple(y_true.shape), tuple(y_pred.shape)),
-        )
-    batch = ops.shape(y_true)[0]
-    true = ops.reshape(y_true, (batch, -1))
-    pred = ops.reshape(y_pred, (batch, -1))
-    valid = ops.logical_and(true > min_depth, true < max_depth)
+    true, pred, valid, scale = scaled_depths(y_true, y_pred, min_depth, max_depth, median_scaling)
     weight = ops.cast(valid, "float32")
     count = ops.sum(weight, axis=-1)
-    if median_scaling:
-        pred_median = ops.maximum(_masked_median(pred, valid, count), 1e-12)
-        scale = ops.where(count > 0, _masked_median(true, valid, count) / pred_median, 1.0)
-    else:
-        scale = ops.ones_like(count)
-    pred = ops.clip(pred * scale[:, None], min_depth, max_depth)
-    true = ops.where(valid, true, 1.0)  # keeps the excluded pixels finite
-    pred = ops.where(valid, pred, 1.0)
 
     def mean(values):
         return ops.sum(values * weight, axis=-1) / ops.maximum(count, 1.0)
@@ -110,6 +88,39 @@ def depth_metrics(
     result["scale"] = scale
     result["valid_pixels"] = count
     return result
+
+
+def scaled_depths(y_true, y_pred, min_depth, max_depth, median_scaling):
+    """The evaluation protocol's first half, shared by `depth_metrics` and its by-range twin.
+
+    Checks the arguments, flattens each map to `[B, N]`, marks the counted pixels
+    (true depth in `(min_depth, max_depth)`), median-scales and clips the prediction.
+    Returns `(true, pred, valid, scale)`, with `true = pred = 1` on uncounted pixels
+    (finite everywhere) and `scale` of shape `[B]`.
+    """
+    min_depth = check_number("min_depth", min_depth, minimum=0.0, min_inclusive=False)
+    max_depth = check_number("max_depth", max_depth, minimum=min_depth, min_inclusive=False)
+    check_type("median_scaling", median_scaling, bool, "a bool")
+    y_true = ops.cast(ops.convert_to_tensor(y_true), "float32")
+    y_pred = ops.cast(ops.convert_to_tensor(y_pred), "float32")
+    if len(y_true.shape) < 2 or tuple(y_true.shape) != tuple(y_pred.shape):
+        fail(
+            "`y_true` and `y_pred` must have the same shape [B, H, W] or [B, H, W, 1].",
+            "shapes",
+            (tuple(y_true.shape), tuple(y_pred.shape)),
+        )
+    batch = ops.shape(y_true)[0]
+    true = ops.reshape(y_true, (batch, -1))
+    pred = ops.reshape(y_pred, (batch, -1))
+    valid = ops.logical_and(true > min_depth, true < max_depth)
+    count = ops.sum(ops.cast(valid, "float32"), axis=-1)
+    if median_scaling:
+        pred_median = ops.maximum(_masked_median(pred, valid, count), 1e-12)
+        scale = ops.where(count > 0, _masked_median(true, valid, count) / pred_median, 1.0)
+    else:
+        scale = ops.ones_like(count)
+    pred = ops.clip(pred * scale[:, None], min_depth, max_depth)
+    return ops.where(valid, true, 1.0), ops.where(valid, pred, 1.0), valid, scale
 
 
 def _masked_median(values, valid, count):

@@ -37,6 +37,14 @@ def check_outputs(metrics, output, size):
             assert math.isfinite(value), (name, key, value)
         assert 0.0 <= scores["delta_1"] <= scores["delta_2"] <= scores["delta_3"] <= 1.0
         assert scores["abs_rel"] >= 0.0 and scores["ate_mean"] >= 0.0
+    # The by-range split partitions the counted pixels: shares sum to 1 and contributions
+    # to the model's Abs Rel (float32 sums over a few thousand pixels: rtol 1e-4).
+    assert "Abs Rel by range" in report
+    for name, ranges in metrics["abs_rel_by_range"].items():
+        shares = sum(r["share"] for r in ranges.values())
+        total = sum(r["contribution"] for r in ranges.values())
+        assert shares == pytest.approx(1.0, rel=1e-4), name
+        assert total == pytest.approx(metrics["results"][name]["abs_rel"], rel=1e-4), name
 
 
 # The synthetic quick run runs on two replicas only (the stronger check, and it keeps CI
@@ -206,3 +214,10 @@ def test_bad_own_data_is_a_one_line_error(recipe, tmp_path, capsys, breakage, pa
         argv.append("--oracle-pose")
     line = one_line_usage_error(capsys, recipe.main, argv)
     assert re.search(pattern, line), line
+
+
+def test_the_report_names_the_command_line_of_a_script_run(recipe, monkeypatch):
+    # Run as a script, main() gets argv=None: the report's command came out empty.
+    monkeypatch.setattr("sys.argv", ["vid2depth.py", "--seed", "1"])
+    assert recipe.run_line(None, {"all": 1.0}).startswith("`--seed 1`;")
+    assert recipe.run_line(["--quick"], {}).startswith("`--quick`;")
