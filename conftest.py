@@ -21,6 +21,9 @@ if os.environ["KERAS_BACKEND"] == "tensorflow":
 
 # The longest tests (minutes each: subprocesses, whole quick recipes) first, so that
 # `pytest -n 2` does not end with one worker idle while the other finishes one of them.
+# With pytest-xdist's default chunks (a quarter of each worker's share, consecutive tests)
+# the first worker got *all* of them and the other sat idle for the last ~5 minutes of a
+# 1,061 s run; pyproject.toml's `--maxschedchunk 1` hands them out one at a time.
 LONGEST_FIRST = (
     "tests/testing/test_composition_matrix.py",
     "tests/recipes/test_vid2depth.py",
