@@ -361,7 +361,7 @@ def range_scores(true_depth, pred_depth):
     Abs Rel (they add up to the overall Abs Rel) and their ratio, the range's Abs Rel.
     """
     split = kt.metrics.abs_rel_by_range(true_depth, pred_depth, RANGES, max_depth=80.0)
-    keep = np.asarray(kt.metrics.depth_metrics(true_depth, pred_depth)["valid_pixels"]) > 0
+    keep = np.asarray(split["pixels"]).sum(axis=1) > 0  # the ranges cover every counted pixel
     share = np.asarray(split["share"])[keep].mean(axis=0)
     contribution = np.asarray(split["contribution"])[keep].mean(axis=0)
     edges = ["0", *(f"{b:g}" for b in RANGES), "80"]
