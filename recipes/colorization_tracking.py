@@ -299,7 +299,7 @@ def track_davis(args, strategy, output):
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    quick = {"epochs": 1, "pairs": 96}
+    quick = {"epochs": 1, "pairs": 96, "no_jit": True}  # no XLA: compiling dominates a smoke run
     kt.recipe_utils.add_recipe_arguments(parser, "colorization_tracking", epochs=8, quick=quick)
 
     def even(text):

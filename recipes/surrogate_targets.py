@@ -123,7 +123,7 @@ def train(model, train, test, targets, args, batch_size, run):
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    quick = {"epochs": 2}
+    quick = {"epochs": 2, "no_jit": True}  # no XLA: compiling four models dominates a smoke run
     kt.recipe_utils.add_recipe_arguments(parser, "surrogate_targets", epochs=10, quick=quick)
     return parser
 

@@ -322,7 +322,8 @@ def plot_confusion(confusion, class_names, path):
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    quick = {"epochs": 15, "base_epochs": 3, "budgets": [5], "seeds": 1}
+    # A smoke run, without XLA: compiling each small model takes longer than its training.
+    quick = {"epochs": 15, "base_epochs": 3, "budgets": [5], "seeds": 1, "no_jit": True}
     kt.recipe_utils.add_recipe_arguments(parser, "transfer_learning", epochs=120, quick=quick)
     whole, count = kt.recipe_utils.non_negative_int, kt.recipe_utils.positive_int
 
