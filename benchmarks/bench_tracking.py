@@ -17,6 +17,7 @@ the layer in a fresh Python process (Linux `/proc/self/status` VmHWM, reset thro
 `/proc/self/clear_refs` just before the call); `nan` where that is not available.
 TensorFlow keeps freed CPU memory for reuse, so only a first call in a new process shows
 the peak, and an XLA-compiled first call would add the compiler's own memory.
+(`run(quick=True)`, the smoke test, measures its four configurations in one process.)
 """
 
 import os
@@ -69,38 +70,49 @@ def eager_peak_memory_mib(size, radius) -> float:
 
 _CHILD = (
     "import sys; from benchmarks.bench_tracking import eager_peak_memory_mib; "
-    "print(eager_peak_memory_mib(int(sys.argv[1]), None if sys.argv[2] == 'None' "
-    "else int(sys.argv[2])))"
+    "configs = [c.split(':') for c in sys.argv[1:]]; "
+    "print(*(eager_peak_memory_mib(int(s), None if r == 'None' else int(r)) for s, r in configs))"
 )
 
 
-def _memory_in_fresh_process(size, radius):
+def _memory_in_fresh_process(configs):
+    """Peak memory of the first eager call of each `(size, radius)`, in one new process.
+
+    One config per process gives the true first-call peak; after the first, TensorFlow
+    reuses memory it kept, so later configs in the same process read low.
+    """
     root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     result = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(size), str(radius)],
+        [sys.executable, "-c", _CHILD, *(f"{size}:{radius}" for size, radius in configs)],
         capture_output=True,
         text=True,
         cwd=root,
         env=env,
         check=True,
     )
-    return float(result.stdout.strip().splitlines()[-1])
+    return [float(v) for v in result.stdout.strip().splitlines()[-1].split()]
 
 
-def _measure(size, radius, repeats):
+def _seconds(size, radius, repeats):
     layer = kt.layers.ColorPropagation(temperature=1.0, window_radius=radius)
     call = tf.function(lambda a, b, c: layer([a, b, c]), jit_compile=True)
     inputs = _inputs(size)
-    seconds = median_seconds(lambda: call(*inputs).numpy(), repeats=repeats, warmup=1)
-    return seconds, _memory_in_fresh_process(size, radius)
+    return median_seconds(lambda: call(*inputs).numpy(), repeats=repeats, warmup=1)
 
 
 def run(quick: bool = False) -> list:
     sizes = (16, 32) if quick else (64, 128)
     repeats = 2 if quick else 7
-    results = {(s, r): _measure(s, r, repeats) for s in sizes for r in (None, RADIUS)}
+    configs = [(s, r) for s in sizes for r in (None, RADIUS)]
+    # A fresh process per configuration; the smoke run (`quick`) uses one for all four
+    # (a TensorFlow import each, the most of its time): its later peaks read low.
+    if quick:
+        memory = _memory_in_fresh_process(configs)
+    else:
+        memory = [_memory_in_fresh_process([c])[0] for c in configs]
+    results = {c: (_seconds(*c, repeats), m) for c, m in zip(configs, memory)}
     rows = []
     for size in sizes:
         full_s, full_mib = results[(size, None)]

@@ -72,13 +72,14 @@ def conv(x, filters, kernel=3, strides=1):
     return layers.ReLU()(layers.BatchNormalization()(x))
 
 
-def disparity_network(height, width, base=16, num_scales=4, depth_range=(0.1, 100.0)):
+def disparity_network(height, width, base=16, num_scales=4, depth_range=(0.01, 100.0)):
     """Encoder-decoder with skip connections; disparities at 4 scales, finest first.
 
     As vid2depth's DispNet: each decoder level sees the encoder's features of its size
     and the upsampled coarser disparity; disparity = `1/max + (1/min - 1/max) sigmoid`
-    for `depth_range = (min, max)`: `9.99 sigmoid + 0.01` by default (vid2depth's
-    `10 sigmoid + 0.01`, Monodepth2's range).
+    for `depth_range = (min, max)`: `99.99 sigmoid + 0.01` by default. vid2depth's
+    `10 sigmoid + 0.01` (Monodepth2's range, `(0.1, 100)`) pinned the near pixels at its
+    floor when ICP shrinks the depths (docs/vid2depth.md, "Making it learn", row 12).
     """
     low, high = 1.0 / depth_range[1], 1.0 / depth_range[0]
     image = keras.Input((height, width, 3), name="image")
@@ -665,8 +666,8 @@ def build_parser():
         "--depth-range",
         type=float,
         nargs=2,
-        default=[0.1, 100.0],
-        help="min and max depth the disparity network can output",
+        default=[0.01, 100.0],
+        help="min and max depth the disparity network can output (vid2depth's: 0.1 100)",
     )
     parser.add_argument("--pose-scale", type=float, default=0.01, help="pose output scaling")
     parser.add_argument(

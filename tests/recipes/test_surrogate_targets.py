@@ -1,18 +1,22 @@
-"""Smoke test of recipes/surrogate_targets.py in --quick mode, also under MirroredStrategy."""
+"""Smoke test of recipes/surrogate_targets.py in --quick mode.
+
+On one device only: its models are plain `compile`/`fit` models with `TrainingDoctor`,
+and what two replicas could break there is checked where it is stronger, against one
+device (the doctor's row of the composition matrix, tests/callbacks/test_training_doctor.py);
+a second quick run under MirroredStrategy cost CI about 50 s and could only find a crash.
+"""
 
 import json
 
 import numpy as np
-import pytest
 
 import kerastricks as kt
 from tests.helpers import check_recipe_exports, load_recipe
 
 
-@pytest.mark.parametrize("distribute", ["default", "mirrored"])
-def test_quick_run_writes_report(tmp_path, distribute):
+def test_quick_run_writes_report(tmp_path):
     metrics = load_recipe("surrogate_targets").main(
-        ["--quick", "--output", str(tmp_path), "--distribute", distribute]
+        ["--quick", "--output", str(tmp_path), "--distribute", "default"]
     )
     for name in ("report.md", "metrics.json", "learning_curves.png", "model.keras"):
         assert (tmp_path / name).exists(), name
