@@ -46,9 +46,16 @@ BLOCKS = [r"expanded_conv_10_"]  # unfrozen at epoch 1 (after save_resume reload
 
 
 def _mobilenet():
+    # minimalistic: no squeeze-and-excite blocks or hard-swish (102 layers instead of 156;
+    # BatchNorm, depthwise convolutions and the nested backbone stay): every cell traces
+    # the whole network, and its first fit took 25.5 s instead of 35.0 s.
     keras.utils.set_random_seed(0)
     backbone = keras.applications.MobileNetV3Small(
-        input_shape=(32, 32, 3), include_top=False, weights=None, include_preprocessing=False
+        input_shape=(32, 32, 3),
+        include_top=False,
+        weights=None,
+        include_preprocessing=False,
+        minimalistic=True,
     )
     for layer in backbone.layers:  # frozen layer by layer: the backbone stays a container
         layer.trainable = False
@@ -188,7 +195,7 @@ WORKFLOWS = [
         summary=multitask_summary,
     ),
     kt.testing.Workflow(
-        "MobileNetV3Small: freeze, layerwise rates, GradualUnfreezing",
+        "MobileNetV3Small (minimalistic): freeze, layerwise rates, GradualUnfreezing",
         build_transfer,
         (IMAGES, CLASSES),
         epochs=2,
