@@ -72,7 +72,9 @@ def conv(x, filters, kernel=3, strides=1):
     return layers.ReLU()(layers.BatchNormalization()(x))
 
 
-def disparity_network(height, width, base=16, num_scales=4, depth_range=(0.01, 100.0)):
+def disparity_network(
+    height, width, base=16, num_scales=4, depth_range=(0.01, 100.0), spacing="linear"
+):
     """Encoder-decoder with skip connections; disparities at 4 scales, finest first.
 
     As vid2depth's DispNet: each decoder level sees the encoder's features of its size
@@ -80,8 +82,13 @@ def disparity_network(height, width, base=16, num_scales=4, depth_range=(0.01, 1
     for `depth_range = (min, max)`: `99.99 sigmoid + 0.01` by default. vid2depth's
     `10 sigmoid + 0.01` (Monodepth2's range, `(0.1, 100)`) pinned the near pixels at its
     floor when ICP shrinks the depths (docs/vid2depth.md, "Making it learn", row 12).
+    `spacing="log"`: log disparity = `log(1/max) + log(max/min) sigmoid` instead, so that
+    a step of the sigmoid changes depth by the same ratio at every depth (linear spacing
+    puts a depth 100x the minimum at sigmoid 0.01, where its gradient is 100x smaller).
     """
     low, high = 1.0 / depth_range[1], 1.0 / depth_range[0]
+    if spacing == "log":
+        low, high = float(np.log(low)), float(np.log(high))
     image = keras.Input((height, width, 3), name="image")
     x, skips = image, [image]
     channels = [base, 2 * base, 4 * base, 8 * base]
@@ -98,9 +105,12 @@ def disparity_network(height, width, base=16, num_scales=4, depth_range=(0.01, 1
         x = conv(layers.Concatenate()(parts), filters)
         if level < num_scales:
             disparity = layers.Conv2D(1, 3, padding="same", activation="sigmoid")(x)
-            disparity = layers.Rescaling(high - low, offset=low, name=f"disparity_{level}")(
-                disparity
-            )
+            name = f"disparity_{level}"
+            if spacing == "log":
+                disparity = layers.Rescaling(high - low, offset=low)(disparity)
+                disparity = layers.Activation("exponential", name=name)(disparity)
+            else:
+                disparity = layers.Rescaling(high - low, offset=low, name=name)(disparity)
             disparities.append(disparity)
     return keras.Model(image, disparities[::-1], name="disparity_net")
 
@@ -669,6 +679,12 @@ def build_parser():
         default=[0.01, 100.0],
         help="min and max depth the disparity network can output (vid2depth's: 0.1 100)",
     )
+    parser.add_argument(
+        "--spacing",
+        choices=("linear", "log"),
+        default="linear",
+        help="the sigmoid spans the disparity range linearly (vid2depth) or in log disparity",
+    )
     parser.add_argument("--pose-scale", type=float, default=0.01, help="pose output scaling")
     parser.add_argument(
         "--upsample",
@@ -781,7 +797,9 @@ def build_model(args, strategy):
     }
     with strategy.scope():
         model = Vid2Depth(
-            disparity_network(height, width, args.width, args.scales, args.depth_range),
+            disparity_network(
+                height, width, args.width, args.scales, args.depth_range, args.spacing
+            ),
             pose_network(height, width, args.width, args.pose_scale),
             icp,
             options,

@@ -76,6 +76,25 @@ def test_oracles_feed_the_ground_truth_to_training(recipe):
     assert set(plain) == {"images", "intrinsics"}  # no labels without the oracles
 
 
+@pytest.mark.parametrize("spacing", ["linear", "log"])
+def test_disparity_spans_the_depth_range_linearly_or_in_log(recipe, spacing):
+    network = recipe.disparity_network(16, 48, base=4, num_scales=2, depth_range=(0.5, 50.0),
+                                       spacing=spacing)  # fmt: skip
+    heads = [layer for layer in network.layers if getattr(layer, "filters", None) == 1]
+    assert len(heads) == 2
+    image = np.zeros((1, 16, 48, 3), "float32")
+    low, high = 1.0 / 50.0, 1.0 / 0.5
+    # Each head's sigmoid pinned at 0, 1/2 and 1 by its bias (zero kernel). Linear:
+    # low + (high - low) s; log: exp(log low + (log high - log low) s).
+    for bias, s in ((-50.0, 0.0), (0.0, 0.5), (50.0, 1.0)):
+        for head in heads:
+            kernel, _ = head.get_weights()
+            head.set_weights([np.zeros_like(kernel), np.full((1,), bias, "float32")])
+        expected = low + (high - low) * s if spacing == "linear" else low ** (1 - s) * high**s
+        for disparity in network(image):
+            np.testing.assert_allclose(np.asarray(disparity), expected, rtol=1e-5)
+
+
 def test_icp_is_computed_only_when_a_variant_weights_it(recipe):
     def iterations(*argv):
         return recipe.icp_settings(recipe.build_parser().parse_args(list(argv)))["iterations"]
