@@ -21,6 +21,10 @@ PHOTOS = (
     "coins", "moon", "text", "immunohistochemistry", "grass", "clock", "hubble_deep_field",
 )  # fmt: skip
 ROAD, PAVEMENT = 0, 1
+# A car's camera sits at the centre of its roof: 0.9 m to either side of it is the car
+# itself (1.8 m wide), plus 0.3 m of room. No surface comes nearer to the camera's lane.
+CLEARANCE = 1.2  # metres
+CAR_WIDTH, KERB_GAP = 1.8, (0.2, 0.6)  # parked cars, and their gap to the pavement
 SHADE = np.array([0.78, 0.92, 1.0, 0.62, 0.85, 0.7], np.float32)  # face normal -x,+x,-y,+y,-z,+z
 
 
@@ -49,10 +53,17 @@ def texture_atlas():
     return np.concatenate(levels), offsets
 
 
-def build_street(rng, length):
+def build_street(rng, length, lane=0.0):
     """A random street `length` metres long: returns boxes `[N, 2, 3]`, photo ids, texel sizes,
-    texture offsets `[N, 2]` and colour tints `[N, 3]` (the road half-width is in `info`)."""
-    half_road = rng.uniform(3.0, 4.5)
+    texture offsets `[N, 2]` and colour tints `[N, 3]` (the road half-width is in `info`).
+
+    `lane`: the camera's largest distance from the street's centre line (`|x|`) on its
+    drive. The road is widened where needed so that parked cars keep `CLEARANCE` from it:
+    a car cannot drive through the parked ones (an earlier version let it, and ~25 % of
+    its frames saw a box side nearer than half a car's width).
+    """
+    drawn = rng.uniform(3.0, 4.5)
+    half_road = max(drawn, lane + CLEARANCE + CAR_WIDTH + KERB_GAP[1])
     boxes, photos, texel, tints = [], [], [], []
 
     def add(low, high, photo, texel_size, tint=None):
@@ -74,8 +85,8 @@ def build_street(rng, length):
         z = rng.uniform(-10.0, 5.0)
         while z < length:  # parked cars at the kerb
             if rng.random() < 0.6:
-                inner = half_road - rng.uniform(0.2, 0.6) - 1.8
-                x = sorted((side * inner, side * (inner + 1.8)))
+                inner = half_road - rng.uniform(*KERB_GAP) - CAR_WIDTH
+                x = sorted((side * inner, side * (inner + CAR_WIDTH)))
                 top = CAMERA_HEIGHT - rng.uniform(1.3, 1.7)
                 low, high = (x[0], top, z), (x[1], CAMERA_HEIGHT, z + rng.uniform(3.8, 4.8))
                 add(low, high, rng.integers(2, len(PHOTOS)), rng.uniform(0.02, 0.04))

@@ -26,6 +26,9 @@ def synthetic_driving(
     the same in neighbouring frames. A level pinhole camera (no pitch or roll) 1.65 m above
     the road drives forward at 0.6 to 1.4 m per frame with gentle turns (heading within a
     few degrees). Camera height, focal length (`0.58 * width`) and speed follow KITTI.
+    The road is wide enough for the drive: nothing comes nearer than 1.2 m to the side of
+    the camera's path (half the width of a car, plus 0.3 m), so no surface in view is
+    nearer than 1.2 m.
 
     **The scene is static**: nothing moves but the camera, which is exactly what the
     view-synthesis losses of self-supervised depth (vid2depth, SfMLearner) assume. Pixels
@@ -103,7 +106,8 @@ def synthetic_driving(
     windows = {key: [] for key in ("images", "depth", "poses", "sequence", "frame")}
     for sequence in range(num_sequences):
         rotations, positions = _trajectory(rng, sequence_length)
-        street = _street_scene.build_street(rng, positions[-1, 2] + 130.0)
+        lane = np.abs(positions[:, 0]).max()
+        street = _street_scene.build_street(rng, positions[-1, 2] + 130.0, lane)
         frames = [
             _street_scene.render(street, r, p, intrinsics, height, width)
             for r, p in zip(rotations, positions, strict=True)

@@ -53,6 +53,17 @@ def test_road_depth_matches_the_flat_ground_closed_form(data):
     assert np.all((below == 0) | (below <= limit * (1 + 1e-4)))
 
 
+def test_no_surface_comes_nearer_than_a_car_allows():
+    # The camera rides at the centre of a 1.8 m wide car, so nothing it drives past is
+    # nearer than 0.9 m to its side, plus 0.3 m of room (CLEARANCE, 1.2 m): a surface in
+    # view with lateral offset >= 1.2 m has z-depth >= 1.2 m, since the half field of view
+    # is under 45 degrees (tan = cx / fx = 0.85) and the heading within a few degrees.
+    # An earlier version drove the camera through parked cars (depths down to 0.1 m).
+    data = kt.datasets.synthetic_driving(24, 12, image_size=(16, 48), seed=0)
+    depth = data["depth"]
+    assert depth[depth > 0].min() >= 1.2
+
+
 def test_poses_are_rigid_and_chain(data):
     poses = data["poses"].astype(np.float64)
     rotations = poses[..., :3, :3]
