@@ -380,7 +380,7 @@ def range_scores(true_depth, pred_depth):
     return {
         f"{low}-{high} m": {
             "share": float(s),
-            "abs_rel": float(c / s) if s > 0 else float("nan"),
+            "abs_rel": float(c / s) if s > 0 else None,  # no pixel in range: null in JSON
             "contribution": float(c),
         }
         for low, high, s, c in zip(edges[:-1], edges[1:], share, contribution, strict=True)
@@ -391,12 +391,14 @@ def range_table(by_range):
     """`{model: range_scores}` as Markdown: one row per range, Abs Rel (contribution)."""
     names = list(by_range)
     first = by_range[names[0]]
+
+    def cell(scores):
+        if scores["abs_rel"] is None:
+            return "–"
+        return f"{scores['abs_rel']:.3f} ({scores['contribution']:.3f})"
+
     rows = [
-        [label, f"{first[label]['share']:.1%}"]
-        + [
-            f"{by_range[n][label]['abs_rel']:.3f} ({by_range[n][label]['contribution']:.3f})"
-            for n in names
-        ]
+        [label, f"{first[label]['share']:.1%}"] + [cell(by_range[n][label]) for n in names]
         for label in first
     ]
     return kt.recipe_utils.markdown_table(["true depth", "pixels", *names], rows)

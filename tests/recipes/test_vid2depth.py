@@ -95,6 +95,22 @@ def test_disparity_spans_the_depth_range_linearly_or_in_log(recipe, spacing):
             np.testing.assert_allclose(np.asarray(disparity), expected, rtol=1e-5)
 
 
+def test_a_depth_range_without_pixels_is_null_and_a_dash(recipe):
+    # Every true depth in 5-10 m, the prediction 10 % too far (median scaling removes it).
+    true = np.full((2, 4, 6), 8.0, np.float32)
+    true[:, 0] = 6.0
+    pred = 1.1 * true
+    scores = recipe.range_scores(true, pred)
+    assert [label for label, r in scores.items() if r["abs_rel"] is None] == [
+        "0-1 m", "1-2 m", "2-5 m", "10-20 m", "20-80 m"
+    ]  # fmt: skip
+    assert scores["5-10 m"]["share"] == pytest.approx(1.0)
+    assert scores["5-10 m"]["abs_rel"] == pytest.approx(0.0, abs=1e-6)  # median scaling
+    json.loads(json.dumps(scores), parse_constant=pytest.fail)  # no NaN in metrics.json
+    table = recipe.range_table({"model": scores})
+    assert "| 0-1 m | 0.0% | – |" in table and "| 5-10 m | 100.0% | 0.000 (0.000) |" in table
+
+
 def test_icp_is_computed_only_when_a_variant_weights_it(recipe):
     def iterations(*argv):
         return recipe.icp_settings(recipe.build_parser().parse_args(list(argv)))["iterations"]
