@@ -643,6 +643,7 @@ def build_parser():
     quick = {
         "epochs": 3,
         "steps_per_epoch": 4,
+        "batch_size": 4,
         "train_sequences": 2,
         "test_sequences": 1,
         "sequence_length": 6,
@@ -650,7 +651,7 @@ def build_parser():
         "scales": 2,
         "max_windows": 64,
     }
-    kt.recipe_utils.add_recipe_arguments(parser, "vid2depth", epochs=30, quick=quick)
+    kt.recipe_utils.add_recipe_arguments(parser, "vid2depth", epochs=20, quick=quick)
     count = kt.recipe_utils.positive_int
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--reconstruction-weight", type=float, default=0.85)
@@ -671,7 +672,7 @@ def build_parser():
     parser.add_argument("--test-sequences", type=count, default=16)
     parser.add_argument("--sequence-length", type=count, default=12)
     parser.add_argument("--steps-per-epoch", type=count, default=100)
-    parser.add_argument("--batch-size", type=count, default=4, help="windows per replica")
+    parser.add_argument("--batch-size", type=count, default=8, help="windows per replica")
     parser.add_argument("--learning-rate", type=float, default=3e-3)
     parser.add_argument("--width", type=count, default=16, help="channels of the first layer")
     parser.add_argument("--scales", type=count, default=4, choices=(1, 2, 3, 4))
