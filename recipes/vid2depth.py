@@ -343,10 +343,37 @@ def training_inputs(data, args):
     return inputs
 
 
-def training_dataset(inputs, global_batch, seed):
+def mirror_window(window):
+    """The window seen in a left-right mirror: frames, intrinsics and, for the oracles, the
+    true depth and poses (`P' = F P F`, `F = diag(-1, 1, 1, 1)`: the camera's x axis flips).
+
+    Column `u` goes to `W - 1 - u`, so `K' = A K diag(-1, 1, 1)` with `A` that map:
+    `fx, fy, cy` stay, `cx -> W - 1 - cx` and the skew changes sign.
+    """
+    width = window["images"].shape[2]
+    mirrored = dict(window)
+    mirrored["images"] = tf.reverse(window["images"], axis=[2])
+    to_column = tf.constant([[-1.0, 0.0, width - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    mirrored["intrinsics"] = to_column @ window["intrinsics"] @ tf.linalg.diag([-1.0, 1.0, 1.0])
+    if "depth" in window:
+        mirrored["depth"] = tf.reverse(window["depth"], axis=[2])
+    if "poses" in window:
+        flip = tf.linalg.diag([-1.0, 1.0, 1.0, 1.0])
+        mirrored["poses"] = flip @ window["poses"] @ flip
+    return mirrored
+
+
+def training_dataset(inputs, global_batch, seed, mirror=False):
+    """Shuffled, repeated batches; `mirror`: each window mirrored left-right with
+    probability 1/2 (Monodepth2's augmentation; a mirrored street is as valid a street)."""
     dataset = tf.data.Dataset.from_tensor_slices(inputs)
-    dataset = dataset.shuffle(len(inputs["images"]), seed=seed)
-    return dataset.repeat().batch(global_batch, drop_remainder=True).prefetch(2)
+    dataset = dataset.shuffle(len(inputs["images"]), seed=seed).repeat()
+    if mirror:
+        coins = tf.data.Dataset.random(seed=seed).map(lambda x: x % 2 == 0)
+        dataset = tf.data.Dataset.zip(dataset, coins).map(
+            lambda window, coin: tf.cond(coin, lambda: mirror_window(window), lambda: window)
+        )
+    return dataset.batch(global_batch, drop_remainder=True).prefetch(2)
 
 
 # --- Evaluation ------------------------------------------------------------------------------
@@ -691,6 +718,11 @@ def build_parser():
     )
     parser.add_argument("--pose-scale", type=float, default=0.01, help="pose output scaling")
     parser.add_argument(
+        "--mirror",
+        action="store_true",
+        help="mirror each training window left-right with probability 1/2 (Monodepth2)",
+    )
+    parser.add_argument(
         "--upsample",
         action=argparse.BooleanOptionalAction,
         default=False,
@@ -834,7 +866,8 @@ def train_variants(model, args, strategy, train, test, output, truth=None):
     of the synthetic ground truth.
     """
     inputs = training_inputs(train, args)
-    dataset = training_dataset(inputs, args.batch_size * strategy.num_replicas_in_sync, args.seed)
+    global_batch = args.batch_size * strategy.num_replicas_in_sync
+    dataset = training_dataset(inputs, global_batch, args.seed, mirror=args.mirror)
     with strategy.scope():
         model.optimizer.build(model.trainable_variables)
     initial = model.get_weights()

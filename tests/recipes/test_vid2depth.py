@@ -4,6 +4,7 @@ import re
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import kerastricks as kt
 from tests.helpers import (
@@ -109,6 +110,49 @@ def test_a_depth_range_without_pixels_is_null_and_a_dash(recipe):
     json.loads(json.dumps(scores), parse_constant=pytest.fail)  # no NaN in metrics.json
     table = recipe.range_table({"model": scores})
     assert "| 0-1 m | 0.0% | – |" in table and "| 5-10 m | 100.0% | 0.000 (0.000) |" in table
+
+
+def test_a_mirrored_window_warps_into_the_mirrored_warp(recipe):
+    # Mirror symmetry: warping the mirrored source with the mirrored depth, pose and
+    # camera gives the mirror image of the original warp (and its mask). The principal
+    # point is moved off-centre first, so that cx -> W - 1 - cx is checked too.
+    data = kt.datasets.synthetic_driving(1, 3, image_size=(16, 48), seed=4)
+    window = {key: tf.constant(data[key][0]) for key in ("images", "intrinsics", "depth", "poses")}
+    window["intrinsics"] = window["intrinsics"] + tf.constant(
+        [[0, 0.7, -3.0], [0, 0, 1.5], [0, 0, 0]]
+    )
+    mirrored = recipe.mirror_window(window)
+    fx, skew, cx = data["intrinsics"][0, 0, 0], 0.7, data["intrinsics"][0, 0, 2] - 3.0
+    np.testing.assert_allclose(
+        mirrored["intrinsics"][0], [fx, -skew, 47 - cx], rtol=1e-6
+    )  # NumPy: u' = W - 1 - u
+
+    def warp(w):
+        return kt.geometry.projective_inverse_warp(
+            w["images"][None, 0], w["depth"][None, 1], w["poses"][None, 0], w["intrinsics"][None]
+        )
+
+    (image, mask), (image_m, mask_m) = warp(window), warp(mirrored)
+    np.testing.assert_allclose(np.asarray(image_m)[:, :, ::-1], np.asarray(image), atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(mask_m)[:, :, ::-1], np.asarray(mask))
+    twice = recipe.mirror_window(mirrored)
+    for key in window:
+        np.testing.assert_allclose(np.asarray(twice[key]), np.asarray(window[key]), atol=1e-6)
+
+
+def test_mirrored_training_flips_about_half_the_windows(recipe):
+    inputs = {
+        "images": np.arange(32, dtype="float32").reshape(32, 1, 1, 1, 1)
+        * np.ones((1, 3, 2, 4, 3), "float32"),
+        "intrinsics": np.tile(np.eye(3, dtype="float32"), (32, 1, 1)),
+    }
+    inputs["images"][..., 0, :] = -1.0  # the left column marks the orientation
+    batch = next(iter(recipe.training_dataset(inputs, 32, seed=0, mirror=True)))
+    left = np.asarray(batch["images"])[:, 0, 0, 0, 0]
+    flipped = left != -1.0
+    assert 8 <= flipped.sum() <= 24  # binomial(32, 1/2): outside this range p < 0.01
+    plain = next(iter(recipe.training_dataset(inputs, 32, seed=0)))
+    assert np.all(np.asarray(plain["images"])[:, 0, 0, 0, 0] == -1.0)
 
 
 def test_icp_is_computed_only_when_a_variant_weights_it(recipe):
