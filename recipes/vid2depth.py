@@ -24,8 +24,8 @@ One variant: `--variants no_icp`; a quick check: `--quick`. Your own video: `--d
 windows prepared by SfMLearner's or vid2depth's scripts (KITTI, Cityscapes, ...), and
 `--eval-images LIST --eval-depth NPY` to score depth on your ground truth (docs/vid2depth.md,
 "Your own data"). Monodepth2's options
-(`--upsample`, `--min-reprojection`, `--automask`), the disparity's `--depth-range` and
-`--spacing`, and the oracles that replace one network
+(`--upsample`, `--min-reprojection`, `--automask`, `--mirror`), the disparity's
+`--depth-range` and `--spacing`, and the oracles that replace one network
 by the ground truth (`--oracle-pose`, `--oracle-depth`) are flags; docs/vid2depth.md has
 what each measured. Time on a laptop CPU: see
 docs/vid2depth.md (the full run was measured on a shared 2-core machine).
