@@ -59,8 +59,8 @@ def build_street(rng, length, lane=0.0):
 
     `lane`: the camera's largest distance from the street's centre line (`|x|`) on its
     drive. The road is widened where needed so that parked cars keep `CLEARANCE` from it:
-    a car cannot drive through the parked ones (an earlier version let it, and ~25 % of
-    its frames saw a box side nearer than half a car's width).
+    a car cannot drive through the parked ones (an earlier version let it: in 20-31 % of
+    its frames a box side was nearer than half a car's width to the camera's side).
     """
     drawn = rng.uniform(3.0, 4.5)
     half_road = max(drawn, lane + CLEARANCE + CAR_WIDTH + KERB_GAP[1])

@@ -58,7 +58,7 @@ def test_no_surface_comes_nearer_than_a_car_allows():
     # nearer than 0.9 m to its side, plus 0.3 m of room (CLEARANCE, 1.2 m): a surface in
     # view with lateral offset >= 1.2 m has z-depth >= 1.2 m, since the half field of view
     # is under 45 degrees (tan = cx / fx = 0.85) and the heading within a few degrees.
-    # An earlier version drove the camera through parked cars (depths down to 0.1 m).
+    # An earlier version drove the camera through parked cars (0.35 m in these streets).
     data = kt.datasets.synthetic_driving(24, 12, image_size=(16, 48), seed=0)
     depth = data["depth"]
     assert depth[depth > 0].min() >= 1.2
