@@ -4,6 +4,8 @@ Part of `kt.recipe_utils` (import these from there).
 """
 
 import json
+import math
+import numbers
 from pathlib import Path
 
 from kerastricks._recipe_tensorboard import images_to_tensorboard
@@ -13,6 +15,8 @@ __all__ = ["markdown_table", "write_report"]
 
 def markdown_table(columns: list, rows: list, digits: int = 4) -> str:
     """Formats rows (lists, or dicts keyed by column) as a Markdown table.
+
+    A `None` (a value that could not be measured, `null` in `metrics.json`) shows as "–".
 
     Args:
         columns: the column headers.
@@ -32,6 +36,8 @@ def markdown_table(columns: list, rows: list, digits: int = 4) -> str:
     """
 
     def cell(value):
+        if value is None:
+            return "–"
         return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
     lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
@@ -49,7 +55,8 @@ def write_report(
     Args:
         output: the output folder.
         title: the report's heading.
-        metrics: JSON-able results, written to `metrics.json`.
+        metrics: JSON-able results, written to `metrics.json`; a float that is not
+            finite (NaN, infinity: not JSON) is written as `null`.
         sections: `{heading: markdown text}`, written in order.
         images: file names (relative to `output`) of PNGs to show at the end.
         tensorboard: a TensorBoard log folder (the recipe's `--tensorboard`): the
@@ -70,7 +77,8 @@ def write_report(
     """
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    (output / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float) + "\n")
+    text = json.dumps(_finite_or_null(metrics), indent=2, default=float, allow_nan=False)
+    (output / "metrics.json").write_text(text + "\n")
     parts = [f"# {title}", ""]
     for heading, text in sections.items():
         parts += [f"## {heading}", "", text.strip(), ""]
@@ -81,3 +89,15 @@ def write_report(
     if tensorboard is not None and images:
         images_to_tensorboard(tensorboard, output, images)
     return report
+
+
+def _finite_or_null(value):
+    """`value` with each non-finite float (also NumPy's) in its dicts and lists as `None`."""
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(item) for item in value]
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    return value

@@ -323,14 +323,21 @@ class Vid2Depth(keras.Model):
 
 
 def make_data(args):
+    """Training windows of each `--frame-steps` step (the same streets), the step-1
+    training windows (the baselines' reference) and the held-out step-1 windows."""
     size = tuple(args.image_size)
-    train = kt.datasets.synthetic_driving(
-        args.train_sequences, args.sequence_length, size, seed=args.seed
-    )
+    per_step = {
+        step: kt.datasets.synthetic_driving(
+            args.train_sequences, args.sequence_length, size, seed=args.seed, frame_step=step
+        )
+        for step in sorted({1, *args.frame_steps})
+    }
+    parts = [per_step[step] for step in args.frame_steps]
+    windows = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
     test = kt.datasets.synthetic_driving(
         args.test_sequences, args.sequence_length, size, seed=args.seed + 10_000
     )
-    return train, test
+    return windows, per_step[1], test
 
 
 def training_inputs(data, args):
@@ -564,7 +571,8 @@ def ground_truth_scores(truth, depth, batch_size=16):
 
     Each predicted map (`depth`, at the network's size) is resized bilinearly to its true
     map's size, as SfMLearner does, then scored by `kt.metrics.depth_metrics` (median
-    scaling, 80 m cap); images without a true pixel in range are left out.
+    scaling, 80 m cap); images without a true pixel in range are left out (no image
+    left: every metric `None`, "–" in the report).
     """
     true_size = truth["depth"].shape[1:]
     per_image = {name: [] for name in METRICS}
@@ -577,7 +585,7 @@ def ground_truth_scores(truth, depth, batch_size=16):
         for name in METRICS:
             per_image[name].extend(np.asarray(result[name])[keep].tolist())
     count = len(per_image[METRICS[0]])
-    scores = {name: float(np.mean(v)) if count else float("nan") for name, v in per_image.items()}
+    scores = {name: float(np.mean(v)) if count else None for name, v in per_image.items()}
     return {**scores, "images": count}
 
 
@@ -698,6 +706,14 @@ def build_parser():
     parser.add_argument("--train-sequences", type=count, default=96)
     parser.add_argument("--test-sequences", type=count, default=16)
     parser.add_argument("--sequence-length", type=count, default=12)
+    parser.add_argument(
+        "--frame-steps",
+        type=count,
+        nargs="+",
+        default=[1],
+        help="train on windows (t-s, t, t+s) for each step s given (the same videos; "
+        "held-out windows and baselines stay at s = 1)",
+    )
     parser.add_argument("--steps-per-epoch", type=count, default=100)
     parser.add_argument("--batch-size", type=count, default=8, help="windows per replica")
     parser.add_argument("--learning-rate", type=float, default=3e-3)
@@ -784,6 +800,10 @@ def build_parser():
             return "--eval-images needs --data (a model trained on your windows)"
         if args.data and (args.oracle_pose or args.oracle_depth):
             return "--oracle-pose and --oracle-depth need the synthetic data, not --data"
+        if args.data and args.frame_steps != [1]:
+            return "--frame-steps needs the synthetic data (your windows are cut already)"
+        if 2 * max(args.frame_steps) + 1 > args.sequence_length:
+            return "--sequence-length must be at least 2 * max(--frame-steps) + 1"
         if args.eval_images:
             count = check_depth_maps(args.eval_depth)[0]
             listed = len(check_image_list(args.eval_images))
@@ -914,7 +934,7 @@ def main(argv=None):
         return run_on_own_data(args, strategy, output, argv)
 
     start = time.perf_counter()
-    train, test = make_data(args)
+    windows, train, test = make_data(args)
     data_seconds = time.perf_counter() - start
     true_depth = test["depth"][:, 1, ..., 0]
     baseline = np.broadcast_to(mean_depth_baseline(train), true_depth.shape)
@@ -925,7 +945,7 @@ def main(argv=None):
 
     model = build_model(args, strategy)
     histories, predictions, seconds, scores = train_variants(
-        model, args, strategy, train, test, output
+        model, args, strategy, windows, test, output
     )
     rows.update(scores)
     # The photometric loss must rank the truth best (the oracle check of docs/vid2depth.md).
@@ -954,7 +974,7 @@ def main(argv=None):
         "results": rows,
         **loss_summary(histories, seconds),
         "data_seconds": data_seconds,
-        "windows": {"train": len(train["frame"]), "test": len(test["frame"])},
+        "windows": {"train": len(windows["frame"]), "test": len(test["frame"])},
         "warp_errors": warp_errors,
         "abs_rel_by_range": by_range,
     }

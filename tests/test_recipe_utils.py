@@ -2,6 +2,7 @@
 event files with TensorBoard's own reader (`EventAccumulator`)."""
 
 import argparse
+import json
 
 import keras
 import numpy as np
@@ -133,3 +134,19 @@ def test_flag_checks_run_on_the_final_flags_and_fail_in_one_line(capsys):
     assert capsys.readouterr().err == "demo: error: too many epochs: 5 (see `demo --help`)\n"
     with pytest.raises(TypeError, match=r"`check` must be a callable.*Received: check=3"):
         kt.recipe_utils.add_flag_check(parser, 3)
+
+
+def test_unmeasured_values_are_null_in_json_and_a_dash_in_tables(tmp_path):
+    scores = [np.float32(np.inf), np.float64(-np.inf), 0.25]
+    metrics = {"nan": float("nan"), "scores": scores, "none": None, "count": 3, "flag": True,
+               "nested": {"x": np.float32(np.nan)}}  # fmt: skip
+    kt.recipe_utils.write_report(tmp_path, "Demo", metrics, {"Results": "-"})
+
+    def not_json(constant):  # json.loads would accept NaN and Infinity otherwise
+        raise ValueError(f"{constant} is not JSON")
+
+    written = json.loads((tmp_path / "metrics.json").read_text(), parse_constant=not_json)
+    assert written == {"nan": None, "scores": [None, None, 0.25], "none": None, "count": 3,
+                       "flag": True, "nested": {"x": None}}  # fmt: skip
+    table = kt.recipe_utils.markdown_table(["model", "abs_rel"], [["mean", None], ["net", 0.5]])
+    assert table.splitlines()[2:] == ["| mean | – |", "| net | 0.5 |"]

@@ -16,6 +16,7 @@ def synthetic_driving(
     image_size: tuple = (64, 192),
     seed: int = 0,
     as_dataset: bool = False,
+    frame_step: int = 1,
 ):
     """Renders short driving videos through a static textured street, with ground truth.
 
@@ -36,7 +37,8 @@ def synthetic_driving(
     viewing direction, as for a surface at infinity.
 
     The videos are cut into overlapping three-frame windows `(t-1, t, t+1)`, the middle
-    frame being the target, as in the reference method's training.
+    frame being the target, as in the reference method's training; `frame_step=s` cuts
+    `(t-s, t, t+s)` instead (the same videos: a wider baseline, as from a faster car).
 
     Reference:
         Mahjourian, Wicke & Angelova, "Unsupervised Learning of Depth and Ego-Motion from
@@ -49,8 +51,8 @@ def synthetic_driving(
         point at `((W - 1) / 2, (H - 1) / 2)`. Depth is z-depth (along the optical axis,
         metres). `poses[:, k]` is the rigid 4x4 transform that maps points from the
         target (middle) camera's frame into source frame `k`'s camera frame (`k = 0` is
-        frame `t-1`, `k = 1` is frame `t+1`), as `kt.geometry.projective_inverse_warp`
-        expects.
+        frame `t-s`, `k = 1` is frame `t+s`, `s = frame_step`), as
+        `kt.geometry.projective_inverse_warp` expects.
 
     Args:
         num_sequences: number of videos (each a different street). Defaults to 8.
@@ -59,11 +61,14 @@ def synthetic_driving(
         seed: the random seed; the same seed gives the same videos. Defaults to 0.
         as_dataset: return a `tf.data.Dataset` of per-window dicts instead of NumPy
             arrays. Defaults to `False`.
+        frame_step: frames between the target and each source frame of a window, at
+            least 1. Defaults to 1.
 
     Returns:
-        A dict of NumPy arrays over the `N = num_sequences * (sequence_length - 2)`
-        windows (or a `tf.data.Dataset` yielding one window's slices):
-        `"images"` `[N, 3, H, W, 3]` float32 in `[0, 1]` (frames `t-1, t, t+1`);
+        A dict of NumPy arrays over the
+        `N = num_sequences * (sequence_length - 2 * frame_step)` windows (or a
+        `tf.data.Dataset` yielding one window's slices):
+        `"images"` `[N, 3, H, W, 3]` float32 in `[0, 1]` (frames `t-s, t, t+s`);
         `"depth"` `[N, 3, H, W, 1]` float32 metres (0 = sky); `"poses"` `[N, 2, 4, 4]`
         float32 target-to-source transforms; `"intrinsics"` `[N, 3, 3]` float32;
         `"sequence"` `[N]` int32 video index; `"frame"` `[N]` int32 index of the target
@@ -71,7 +76,8 @@ def synthetic_driving(
 
     Raises:
         TypeError: an argument has the wrong type.
-        ValueError: `num_sequences < 1`, `sequence_length < 3`, or an image side below 8.
+        ValueError: `num_sequences < 1`, `frame_step < 1`,
+            `sequence_length < 2 * frame_step + 1`, or an image side below 8.
 
     Example:
 
@@ -86,7 +92,8 @@ def synthetic_driving(
     (6.1248, 6.1248)
     """
     num_sequences = check_int("num_sequences", num_sequences, minimum=1)
-    sequence_length = check_int("sequence_length", sequence_length, minimum=3)
+    frame_step = check_int("frame_step", frame_step, minimum=1)
+    sequence_length = check_int("sequence_length", sequence_length, minimum=2 * frame_step + 1)
     check_type("image_size", image_size, (tuple, list), "a (height, width) tuple")
     if len(image_size) != 2:
         fail("`image_size` must be a (height, width) pair.", "image_size", image_size)
@@ -114,11 +121,12 @@ def synthetic_driving(
         ]
         images = np.stack([f[0] for f in frames])
         depth = np.stack([f[1] for f in frames])[..., None].astype(np.float32)
-        for t in range(1, sequence_length - 1):
-            windows["images"].append(images[t - 1 : t + 2])
-            windows["depth"].append(depth[t - 1 : t + 2])
+        for t in range(frame_step, sequence_length - frame_step):
+            frame_indices = [t - frame_step, t, t + frame_step]
+            windows["images"].append(images[frame_indices])
+            windows["depth"].append(depth[frame_indices])
             windows["poses"].append(
-                [_target_to_source(rotations, positions, t, s) for s in (t - 1, t + 1)]
+                [_target_to_source(rotations, positions, t, s) for s in frame_indices[::2]]
             )
             windows["sequence"].append(sequence)
             windows["frame"].append(t)

@@ -157,6 +157,27 @@ def test_as_dataset_yields_the_same_windows():
         np.testing.assert_array_equal(elements[1][key], arrays[key][1])
 
 
+def test_frame_step_cuts_wider_windows_from_the_same_videos(data):
+    wide = kt.datasets.synthetic_driving(2, 6, image_size=(HEIGHT, WIDTH), seed=3, frame_step=2)
+    assert wide["images"].shape == (2 * (6 - 4), 3, HEIGHT, WIDTH, 3)
+    np.testing.assert_array_equal(wide["frame"], [2, 3, 2, 3])
+    np.testing.assert_array_equal(wide["sequence"], [0, 0, 1, 1])
+
+    def video(key, sequence):  # frames 0..5 of a video from the step-1 windows
+        windows = data[key][data["sequence"] == sequence]
+        return np.concatenate([windows[0, :2], windows[1:, 1], windows[-1, 2:]])
+
+    for index, (sequence, t) in enumerate(zip(wide["sequence"], wide["frame"], strict=True)):
+        for key in ("images", "depth"):
+            np.testing.assert_array_equal(wide[key][index], video(key, sequence)[[t - 2, t, t + 2]])
+        # Target-to-source transforms compose: (t -> t-2) = (t-1 -> t-2) @ (t -> t-1).
+        step = data["poses"][(data["sequence"] == sequence)]  # windows of targets 1..4
+        to_previous = step[t - 2, 0] @ step[t - 1, 0]
+        to_next = step[t, 1] @ step[t - 1, 1]
+        np.testing.assert_allclose(wide["poses"][index, 0], to_previous, atol=1e-5)
+        np.testing.assert_allclose(wide["poses"][index, 1], to_next, atol=1e-5)
+
+
 def test_sky_is_invalid_depth_and_varies_only_with_direction():
     data = kt.datasets.synthetic_driving(1, 3, image_size=(32, 96), seed=2)
     depth = data["depth"][0, 1, ..., 0]
@@ -169,6 +190,8 @@ def test_sky_is_invalid_depth_and_varies_only_with_direction():
     [
         ({"num_sequences": 0}, ValueError, "num_sequences"),
         ({"sequence_length": 2}, ValueError, "sequence_length"),
+        ({"sequence_length": 4, "frame_step": 2}, ValueError, "sequence_length"),
+        ({"frame_step": 0}, ValueError, "frame_step"),
         ({"image_size": (4, 32)}, ValueError, r"image_size\[0\]"),
         ({"image_size": (16, 32, 3)}, ValueError, "image_size"),
         ({"image_size": 16}, TypeError, "image_size"),

@@ -112,6 +112,29 @@ def test_a_depth_range_without_pixels_is_null_and_a_dash(recipe):
     assert "| 0-1 m | 0.0% | – |" in table and "| 5-10 m | 100.0% | 0.000 (0.000) |" in table
 
 
+def test_own_ground_truth_without_a_pixel_in_range_scores_null(recipe):
+    truth = {"depth": np.zeros((2, 4, 6), np.float32)}  # an all-unknown depth file
+    scores = recipe.ground_truth_scores(truth, np.ones((2, 4, 6), np.float32))
+    assert scores == {**dict.fromkeys(recipe.METRICS), "images": 0}
+
+
+def test_frame_steps_train_on_wider_windows_of_the_same_streets(recipe):
+    args = recipe.build_parser().parse_args(
+        ["--frame-steps", "2", "--train-sequences", "2", "--test-sequences", "1"]
+        + ["--sequence-length", "5", "--image-size", "8", "24"]
+    )
+    windows, train, test = recipe.make_data(args)
+    reference = kt.datasets.synthetic_driving(2, 5, (8, 24), seed=0, frame_step=2)
+    np.testing.assert_array_equal(windows["images"], reference["images"])
+    assert len(train["frame"]) == 2 * 3 and len(test["frame"]) == 3  # step 1: baselines
+    args.frame_steps = [1, 2]
+    windows, _, _ = recipe.make_data(args)
+    np.testing.assert_array_equal(windows["frame"], [1, 2, 3, 1, 2, 3, 2, 2])
+    with pytest.raises(SystemExit):  # windows of 2 * 3 + 1 frames from 5-frame videos
+        parse = kt.recipe_utils.parse_recipe_args
+        parse(recipe.build_parser(), ["--frame-steps", "3", "--sequence-length", "5"])
+
+
 def test_a_mirrored_window_warps_into_the_mirrored_warp(recipe):
     # Mirror symmetry: warping the mirrored source with the mirrored depth, pose and
     # camera gives the mirror image of the original warp (and its mask). The principal
@@ -270,6 +293,7 @@ def read_png(path):
         ("count", r"--eval-depth holds 3 maps, --eval-images lists 2"),
         ("depth alone", r"--eval-images and --eval-depth go together"),
         ("oracle", r"--oracle-pose and --oracle-depth need the synthetic data"),
+        ("frame steps", r"--frame-steps needs the synthetic data"),
     ],
 )
 def test_bad_own_data_is_a_one_line_error(recipe, tmp_path, capsys, breakage, pattern):
@@ -296,6 +320,8 @@ def test_bad_own_data_is_a_one_line_error(recipe, tmp_path, capsys, breakage, pa
         argv = argv[:2] + argv[4:]
     if breakage == "oracle":
         argv.append("--oracle-pose")
+    if breakage == "frame steps":
+        argv += ["--frame-steps", "1", "2"]
     line = one_line_usage_error(capsys, recipe.main, argv)
     assert re.search(pattern, line), line
 
