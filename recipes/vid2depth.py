@@ -24,7 +24,8 @@ One variant: `--variants no_icp`; a quick check: `--quick`. Your own video: `--d
 windows prepared by SfMLearner's or vid2depth's scripts (KITTI, Cityscapes, ...), and
 `--eval-images LIST --eval-depth NPY` to score depth on your ground truth (docs/vid2depth.md,
 "Your own data"). Monodepth2's options
-(`--upsample`, `--min-reprojection`, `--automask`, `--mirror`), the disparity's
+(`--upsample`, `--min-reprojection`, `--automask`; `--mirror`, on by default), the
+training windows' `--frame-steps` (steps 1 and 2 by default), the disparity's
 `--depth-range` and `--spacing`, and the oracles that replace one network
 by the ground truth (`--oracle-pose`, `--oracle-depth`) are flags; docs/vid2depth.md has
 what each measured. Time on a laptop CPU: see
@@ -61,6 +62,9 @@ VARIANTS = {  # name: what it switches off
 PAPER = {"all": 0.163, "no_icp": 0.175, "no_ssim": 0.183, "no_masks": 0.176}
 METRICS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "delta_1", "delta_2", "delta_3")
 RANGES = (1.0, 2.0, 5.0, 10.0, 20.0)  # metres: the bounds of the Abs Rel by depth range
+# Training windows (t-s, t, t+s) of the synthetic videos for these steps s (--frame-steps):
+# step 2 doubles the motion of far pixels (docs/vid2depth.md, "Making it learn", row 25).
+FRAME_STEPS = (1, 2)
 
 
 # --- Models ------------------------------------------------------------------------------
@@ -325,14 +329,15 @@ class Vid2Depth(keras.Model):
 def make_data(args):
     """Training windows of each `--frame-steps` step (the same streets), the step-1
     training windows (the baselines' reference) and the held-out step-1 windows."""
+    steps = args.frame_steps or FRAME_STEPS
     size = tuple(args.image_size)
     per_step = {
         step: kt.datasets.synthetic_driving(
             args.train_sequences, args.sequence_length, size, seed=args.seed, frame_step=step
         )
-        for step in sorted({1, *args.frame_steps})
+        for step in sorted({1, *steps})
     }
-    parts = [per_step[step] for step in args.frame_steps]
+    parts = [per_step[step] for step in steps]
     windows = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
     test = kt.datasets.synthetic_driving(
         args.test_sequences, args.sequence_length, size, seed=args.seed + 10_000
@@ -710,9 +715,8 @@ def build_parser():
         "--frame-steps",
         type=count,
         nargs="+",
-        default=[1],
         help="train on windows (t-s, t, t+s) for each step s given (the same videos; "
-        "held-out windows and baselines stay at s = 1)",
+        "held-out windows and baselines stay at s = 1; synthetic data only; default: 1 2)",
     )
     parser.add_argument("--steps-per-epoch", type=count, default=100)
     parser.add_argument("--batch-size", type=count, default=8, help="windows per replica")
@@ -735,7 +739,8 @@ def build_parser():
     parser.add_argument("--pose-scale", type=float, default=0.01, help="pose output scaling")
     parser.add_argument(
         "--mirror",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=True,
         help="mirror each training window left-right with probability 1/2 (Monodepth2)",
     )
     parser.add_argument(
@@ -800,9 +805,9 @@ def build_parser():
             return "--eval-images needs --data (a model trained on your windows)"
         if args.data and (args.oracle_pose or args.oracle_depth):
             return "--oracle-pose and --oracle-depth need the synthetic data, not --data"
-        if args.data and args.frame_steps != [1]:
+        if args.data and args.frame_steps:
             return "--frame-steps needs the synthetic data (your windows are cut already)"
-        if 2 * max(args.frame_steps) + 1 > args.sequence_length:
+        if 2 * max(args.frame_steps or FRAME_STEPS) + 1 > args.sequence_length:
             return "--sequence-length must be at least 2 * max(--frame-steps) + 1"
         if args.eval_images:
             count = check_depth_maps(args.eval_depth)[0]

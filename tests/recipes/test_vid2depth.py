@@ -127,7 +127,7 @@ def test_frame_steps_train_on_wider_windows_of_the_same_streets(recipe):
     reference = kt.datasets.synthetic_driving(2, 5, (8, 24), seed=0, frame_step=2)
     np.testing.assert_array_equal(windows["images"], reference["images"])
     assert len(train["frame"]) == 2 * 3 and len(test["frame"]) == 3  # step 1: baselines
-    args.frame_steps = [1, 2]
+    args.frame_steps = None  # the default: steps 1 and 2
     windows, _, _ = recipe.make_data(args)
     np.testing.assert_array_equal(windows["frame"], [1, 2, 3, 1, 2, 3, 2, 2])
     with pytest.raises(SystemExit):  # windows of 2 * 3 + 1 frames from 5-frame videos
