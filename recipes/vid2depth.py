@@ -63,7 +63,7 @@ PAPER = {"all": 0.163, "no_icp": 0.175, "no_ssim": 0.183, "no_masks": 0.176}
 METRICS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "delta_1", "delta_2", "delta_3")
 RANGES = (1.0, 2.0, 5.0, 10.0, 20.0)  # metres: the bounds of the Abs Rel by depth range
 # Training windows (t-s, t, t+s) of the synthetic videos for these steps s (--frame-steps):
-# step 2 doubles the motion of far pixels (docs/vid2depth.md, "Making it learn", row 25).
+# step 2 doubles the motion of far pixels (docs/vid2depth.md, "Making it learn", rows 25-29).
 FRAME_STEPS = (1, 2)
 
 
