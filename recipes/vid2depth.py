@@ -807,7 +807,7 @@ def build_parser():
             return "--oracle-pose and --oracle-depth need the synthetic data, not --data"
         if args.data and args.frame_steps:
             return "--frame-steps needs the synthetic data (your windows are cut already)"
-        if 2 * max(args.frame_steps or FRAME_STEPS) + 1 > args.sequence_length:
+        if not args.data and 2 * max(args.frame_steps or FRAME_STEPS) + 1 > args.sequence_length:
             return "--sequence-length must be at least 2 * max(--frame-steps) + 1"
         if args.eval_images:
             count = check_depth_maps(args.eval_depth)[0]
