@@ -329,20 +329,26 @@ class Vid2Depth(keras.Model):
 def make_data(args):
     """Training windows of each `--frame-steps` step (the same streets), the step-1
     training windows (the baselines' reference) and the held-out step-1 windows."""
-    steps = args.frame_steps or FRAME_STEPS
+    steps = tuple(args.frame_steps or FRAME_STEPS)
     size = tuple(args.image_size)
-    per_step = {
-        step: kt.datasets.synthetic_driving(
-            args.train_sequences, args.sequence_length, size, seed=args.seed, frame_step=step
-        )
-        for step in sorted({1, *steps})
-    }
-    parts = [per_step[step] for step in steps]
-    windows = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    rendered = kt.datasets.synthetic_driving(  # one rendering; step 1 for the baselines
+        args.train_sequences,
+        args.sequence_length,
+        size,
+        seed=args.seed,
+        frame_step=steps if 1 in steps else (*steps, 1),
+    )
+    train = select_windows(rendered, rendered["frame_step"] == 1)
+    windows = select_windows(rendered, np.isin(rendered["frame_step"], steps))
     test = kt.datasets.synthetic_driving(
         args.test_sequences, args.sequence_length, size, seed=args.seed + 10_000
     )
-    return windows, per_step[1], test
+    return windows, train, test
+
+
+def select_windows(data, keep):
+    """The windows where the boolean array `keep` is true."""
+    return {key: value[keep] for key, value in data.items()}
 
 
 def training_inputs(data, args):
@@ -807,6 +813,8 @@ def build_parser():
             return "--oracle-pose and --oracle-depth need the synthetic data, not --data"
         if args.data and args.frame_steps:
             return "--frame-steps needs the synthetic data (your windows are cut already)"
+        if args.frame_steps and len(set(args.frame_steps)) != len(args.frame_steps):
+            return "--frame-steps must be distinct steps"
         if not args.data and 2 * max(args.frame_steps or FRAME_STEPS) + 1 > args.sequence_length:
             return "--sequence-length must be at least 2 * max(--frame-steps) + 1"
         if args.eval_images:

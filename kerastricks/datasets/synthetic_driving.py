@@ -16,7 +16,7 @@ def synthetic_driving(
     image_size: tuple = (64, 192),
     seed: int = 0,
     as_dataset: bool = False,
-    frame_step: int = 1,
+    frame_step: int | tuple = 1,
 ):
     """Renders short driving videos through a static textured street, with ground truth.
 
@@ -38,7 +38,8 @@ def synthetic_driving(
 
     The videos are cut into overlapping three-frame windows `(t-1, t, t+1)`, the middle
     frame being the target, as in the reference method's training; `frame_step=s` cuts
-    `(t-s, t, t+s)` instead (the same videos: a wider baseline, as from a faster car).
+    `(t-s, t, t+s)` instead (the same videos: a wider baseline, as from a faster car), and
+    `frame_step=(1, 2)` cuts the windows of both steps from one rendering of the videos.
 
     Reference:
         Mahjourian, Wicke & Angelova, "Unsupervised Learning of Depth and Ego-Motion from
@@ -62,22 +63,23 @@ def synthetic_driving(
         as_dataset: return a `tf.data.Dataset` of per-window dicts instead of NumPy
             arrays. Defaults to `False`.
         frame_step: frames between the target and each source frame of a window, at
-            least 1. Defaults to 1.
+            least 1, or a sequence of distinct such steps: the windows of each step in
+            turn (all of the first step's, then all of the next one's). Defaults to 1.
 
     Returns:
         A dict of NumPy arrays over the
-        `N = num_sequences * (sequence_length - 2 * frame_step)` windows (or a
-        `tf.data.Dataset` yielding one window's slices):
+        `N = num_sequences * sum(sequence_length - 2 * s)` windows over the steps `s` (or
+        a `tf.data.Dataset` yielding one window's slices):
         `"images"` `[N, 3, H, W, 3]` float32 in `[0, 1]` (frames `t-s, t, t+s`);
         `"depth"` `[N, 3, H, W, 1]` float32 metres (0 = sky); `"poses"` `[N, 2, 4, 4]`
         float32 target-to-source transforms; `"intrinsics"` `[N, 3, 3]` float32;
         `"sequence"` `[N]` int32 video index; `"frame"` `[N]` int32 index of the target
-        frame in its video.
+        frame in its video; `"frame_step"` `[N]` int32 the window's step `s`.
 
     Raises:
         TypeError: an argument has the wrong type.
-        ValueError: `num_sequences < 1`, `frame_step < 1`,
-            `sequence_length < 2 * frame_step + 1`, or an image side below 8.
+        ValueError: `num_sequences < 1`, a step below 1, repeated or no steps,
+            `sequence_length < 2 * max(steps) + 1`, or an image side below 8.
 
     Example:
 
@@ -92,8 +94,8 @@ def synthetic_driving(
     (6.1248, 6.1248)
     """
     num_sequences = check_int("num_sequences", num_sequences, minimum=1)
-    frame_step = check_int("frame_step", frame_step, minimum=1)
-    sequence_length = check_int("sequence_length", sequence_length, minimum=2 * frame_step + 1)
+    steps = _frame_steps(frame_step)
+    sequence_length = check_int("sequence_length", sequence_length, minimum=2 * max(steps) + 1)
     check_type("image_size", image_size, (tuple, list), "a (height, width) tuple")
     if len(image_size) != 2:
         fail("`image_size` must be a (height, width) pair.", "image_size", image_size)
@@ -110,26 +112,22 @@ def synthetic_driving(
         ]
     )
     rng = np.random.default_rng(seed)
-    windows = {key: [] for key in ("images", "depth", "poses", "sequence", "frame")}
-    for sequence in range(num_sequences):
-        rotations, positions = _trajectory(rng, sequence_length)
-        lane = np.abs(positions[:, 0]).max()
-        street = _street_scene.build_street(rng, positions[-1, 2] + 130.0, lane)
-        frames = [
-            _street_scene.render(street, r, p, intrinsics, height, width)
-            for r, p in zip(rotations, positions, strict=True)
-        ]
-        images = np.stack([f[0] for f in frames])
-        depth = np.stack([f[1] for f in frames])[..., None].astype(np.float32)
-        for t in range(frame_step, sequence_length - frame_step):
-            frame_indices = [t - frame_step, t, t + frame_step]
-            windows["images"].append(images[frame_indices])
-            windows["depth"].append(depth[frame_indices])
-            windows["poses"].append(
-                [_target_to_source(rotations, positions, t, s) for s in frame_indices[::2]]
-            )
-            windows["sequence"].append(sequence)
-            windows["frame"].append(t)
+    videos = [
+        _render_video(rng, sequence_length, intrinsics, height, width) for _ in range(num_sequences)
+    ]
+    windows = {key: [] for key in ("images", "depth", "poses", "sequence", "frame", "frame_step")}
+    for step in steps:
+        for sequence, (images, depth, rotations, positions) in enumerate(videos):
+            for t in range(step, sequence_length - step):
+                frame_indices = [t - step, t, t + step]
+                windows["images"].append(images[frame_indices])
+                windows["depth"].append(depth[frame_indices])
+                windows["poses"].append(
+                    [_target_to_source(rotations, positions, t, s) for s in frame_indices[::2]]
+                )
+                windows["sequence"].append(sequence)
+                windows["frame"].append(t)
+                windows["frame_step"].append(step)
     data = {
         "images": np.clip(np.stack(windows["images"]), 0.0, 1.0).astype(np.float32),
         "depth": np.stack(windows["depth"]),
@@ -137,12 +135,36 @@ def synthetic_driving(
         "intrinsics": np.repeat(intrinsics[None].astype(np.float32), len(windows["frame"]), 0),
         "sequence": np.asarray(windows["sequence"], np.int32),
         "frame": np.asarray(windows["frame"], np.int32),
+        "frame_step": np.asarray(windows["frame_step"], np.int32),
     }
     if as_dataset:
         import tensorflow as tf
 
         return tf.data.Dataset.from_tensor_slices(data)
     return data
+
+
+def _frame_steps(frame_step):
+    """The steps as a tuple of distinct positive ints, from one int or a sequence."""
+    if isinstance(frame_step, (list, tuple)):
+        if not frame_step or len(set(frame_step)) != len(frame_step):
+            fail("`frame_step` must be one step or distinct steps.", "frame_step", frame_step)
+        return tuple(check_int("frame_step", step, minimum=1) for step in frame_step)
+    return (check_int("frame_step", frame_step, minimum=1),)
+
+
+def _render_video(rng, length, intrinsics, height, width):
+    """One video through a new random street: frames, depth, camera rotations, positions."""
+    rotations, positions = _trajectory(rng, length)
+    lane = np.abs(positions[:, 0]).max()
+    street = _street_scene.build_street(rng, positions[-1, 2] + 130.0, lane)
+    frames = [
+        _street_scene.render(street, r, p, intrinsics, height, width)
+        for r, p in zip(rotations, positions, strict=True)
+    ]
+    images = np.stack([f[0] for f in frames])
+    depth = np.stack([f[1] for f in frames])[..., None].astype(np.float32)
+    return images, depth, rotations, positions
 
 
 def _trajectory(rng, length):

@@ -178,6 +178,18 @@ def test_frame_step_cuts_wider_windows_from_the_same_videos(data):
         np.testing.assert_allclose(wide["poses"][index, 1], to_next, atol=1e-5)
 
 
+def test_several_frame_steps_come_from_one_rendering_in_turn(data):
+    both = kt.datasets.synthetic_driving(
+        2, 6, image_size=(HEIGHT, WIDTH), seed=3, frame_step=(2, 1)
+    )
+    wide = kt.datasets.synthetic_driving(2, 6, image_size=(HEIGHT, WIDTH), seed=3, frame_step=2)
+    np.testing.assert_array_equal(both["frame_step"], [2] * 4 + [1] * 8)
+    np.testing.assert_array_equal(data["frame_step"], [1] * 8)
+    for key in data:  # the step-2 windows first, then the step-1 ones: the same videos
+        np.testing.assert_array_equal(both[key][:4], wide[key])
+        np.testing.assert_array_equal(both[key][4:], data[key])
+
+
 def test_sky_is_invalid_depth_and_varies_only_with_direction():
     data = kt.datasets.synthetic_driving(1, 3, image_size=(32, 96), seed=2)
     depth = data["depth"][0, 1, ..., 0]
@@ -192,6 +204,11 @@ def test_sky_is_invalid_depth_and_varies_only_with_direction():
         ({"sequence_length": 2}, ValueError, "sequence_length"),
         ({"sequence_length": 4, "frame_step": 2}, ValueError, "sequence_length"),
         ({"frame_step": 0}, ValueError, "frame_step"),
+        ({"frame_step": (1, 1)}, ValueError, "frame_step"),
+        ({"frame_step": ()}, ValueError, "frame_step"),
+        ({"frame_step": (1, 0)}, ValueError, "frame_step"),
+        ({"sequence_length": 4, "frame_step": (1, 2)}, ValueError, "sequence_length"),
+        ({"frame_step": 1.0}, TypeError, "frame_step"),
         ({"image_size": (4, 32)}, ValueError, r"image_size\[0\]"),
         ({"image_size": (16, 32, 3)}, ValueError, "image_size"),
         ({"image_size": 16}, TypeError, "image_size"),

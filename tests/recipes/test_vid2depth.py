@@ -130,9 +130,12 @@ def test_frame_steps_train_on_wider_windows_of_the_same_streets(recipe):
     args.frame_steps = None  # the default: steps 1 and 2
     windows, _, _ = recipe.make_data(args)
     np.testing.assert_array_equal(windows["frame"], [1, 2, 3, 1, 2, 3, 2, 2])
-    with pytest.raises(SystemExit):  # windows of 2 * 3 + 1 frames from 5-frame videos
-        parse = kt.recipe_utils.parse_recipe_args
-        parse(recipe.build_parser(), ["--frame-steps", "3", "--sequence-length", "5"])
+    np.testing.assert_array_equal(windows["frame_step"], [1] * 6 + [2] * 2)
+    np.testing.assert_array_equal(windows["images"][6:], reference["images"])
+    parse = kt.recipe_utils.parse_recipe_args
+    for steps in (["3"], ["1", "1"]):  # windows of 7 frames from 5-frame videos; repeated
+        with pytest.raises(SystemExit):
+            parse(recipe.build_parser(), ["--frame-steps", *steps, "--sequence-length", "5"])
 
 
 def test_a_mirrored_window_warps_into_the_mirrored_warp(recipe):
