@@ -387,10 +387,12 @@ def training_dataset(inputs, global_batch, seed, mirror=False):
     dataset = tf.data.Dataset.from_tensor_slices(inputs)
     dataset = dataset.shuffle(len(inputs["images"]), seed=seed).repeat()
     if mirror:
+
+        def mirror_if(window, coin):  # named: AutoGraph cannot read nested lambdas' source
+            return tf.cond(coin, lambda: mirror_window(window), lambda: window)
+
         coins = tf.data.Dataset.random(seed=seed).map(lambda x: x % 2 == 0)
-        dataset = tf.data.Dataset.zip(dataset, coins).map(
-            lambda window, coin: tf.cond(coin, lambda: mirror_window(window), lambda: window)
-        )
+        dataset = tf.data.Dataset.zip(dataset, coins).map(mirror_if)
     return dataset.batch(global_batch, drop_remainder=True).prefetch(2)
 
 
