@@ -146,11 +146,12 @@ def synthetic_driving(
 
 def _frame_steps(frame_step):
     """The steps as a tuple of distinct positive ints, from one int or a sequence."""
-    if isinstance(frame_step, (list, tuple)):
-        if not frame_step or len(set(frame_step)) != len(frame_step):
-            fail("`frame_step` must be one step or distinct steps.", "frame_step", frame_step)
-        return tuple(check_int("frame_step", step, minimum=1) for step in frame_step)
-    return (check_int("frame_step", frame_step, minimum=1),)
+    if not isinstance(frame_step, (list, tuple)):
+        return (check_int("frame_step", frame_step, minimum=1),)
+    steps = tuple(check_int("frame_step", step, minimum=1) for step in frame_step)
+    if not steps or len(set(steps)) != len(steps):  # ints first: set() of a list would fail
+        fail("`frame_step` must be one step or distinct steps.", "frame_step", frame_step)
+    return steps
 
 
 def _render_video(rng, length, intrinsics, height, width):

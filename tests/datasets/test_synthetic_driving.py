@@ -209,6 +209,7 @@ def test_sky_is_invalid_depth_and_varies_only_with_direction():
         ({"frame_step": (1, 0)}, ValueError, "frame_step"),
         ({"sequence_length": 4, "frame_step": (1, 2)}, ValueError, "sequence_length"),
         ({"frame_step": 1.0}, TypeError, "frame_step"),
+        ({"frame_step": (1, [2])}, TypeError, "frame_step"),
         ({"image_size": (4, 32)}, ValueError, r"image_size\[0\]"),
         ({"image_size": (16, 32, 3)}, ValueError, "image_size"),
         ({"image_size": 16}, TypeError, "image_size"),
