@@ -2,7 +2,7 @@
 
 Builds the recipe's model with the recipe's defaults (`recipes/vid2depth.py`:
 disparity and pose networks, the four warps per scale, masked L1, SSIM, smoothness and
-ICP losses; 32x96 frames, batch 8 windows of 3 frames, 4 scales) and times one training
+ICP losses; 64x192 frames, batch 8 windows of 3 frames, 4 scales) and times one training
 step (`train_on_batch`, after compilation) compiled with `jit_compile=True` and with
 `jit_compile=False`. The two are called alternately, so load from other
 processes hits both alike; the table shows medians. Frames per second count every input
