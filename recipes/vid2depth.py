@@ -11,7 +11,8 @@ initial weights and data order. The video is
 `kt.datasets.synthetic_driving`: a static textured street with exact depth and poses, so
 the depth metrics (Abs Rel ... delta < 1.25^3, median scaling, 80 m cap) and the
 trajectory error on 3-frame snippets are measured on held-out streets, against the
-"train-set mean depth" baseline. The training step is one XLA-compiled `train_step`.
+"train-set mean depth" baseline. In the training step the networks run as TensorFlow's
+own kernels and the losses' forward and backward pass as one XLA-compiled function.
 
 Paper: Mahjourian, Wicke & Angelova, "Unsupervised Learning of Depth and Ego-Motion from
 Monocular Video Using 3D Geometric Constraints" (CVPR 2018); KITTI Abs Rel 0.163 with all
@@ -155,8 +156,48 @@ def move_points(points, matrix):
     return ops.matmul(points, ops.transpose(matrix[:, :3, :3], (0, 2, 1))) + matrix[:, None, :3, 3]
 
 
+def compiled_loss(loss_fn):
+    """`loss_fn(*tensors) -> (total, terms)`, its value and gradient XLA-compiled together.
+
+    For a step that is not compiled as a whole: on CPUs XLA's convolutions are slower
+    than TensorFlow's own (oneDNN) kernels, and the warps, SSIM, smoothness and ICP 2-4x
+    faster (docs/vid2depth.md, "Pitfalls"), so the networks run plain and the losses
+    compiled. A `tf.function(jit_compile=True)` differentiated by the outer tape runs its
+    backward pass apart from it (the losses' forward and backward at 64x192: 402 ms,
+    against 223 ms compiled together and 505 ms plain); here one compiled function
+    computes `total` and its gradient with respect to every (floating) tensor argument,
+    in float32, and `tf.custom_gradient` hands that gradient, times the outer tape's, back.
+    """
+
+    @tf.function(jit_compile=True)
+    def value_and_gradients(*tensors):
+        # In float32: under mixed precision the loss scale multiplies them before they are
+        # rounded to float16, as in a plain backward pass.
+        tensors = [tf.cast(tensor, "float32") for tensor in tensors]
+        with tf.GradientTape() as tape:
+            tape.watch(tensors)
+            total, terms = loss_fn(*tensors)
+        zero = tf.UnconnectedGradients.ZERO  # e.g. the disparities the depth oracle skips
+        return total, terms, tape.gradient(total, tensors, unconnected_gradients=zero)
+
+    @tf.custom_gradient
+    def compiled(*tensors):
+        total, terms, gradients = value_and_gradients(*tensors)
+
+        def backward(upstream, *_, variables=None):  # only `total` is differentiated
+            scaled = [
+                ops.cast(ops.cast(upstream, "float32") * gradient, tensor.dtype)
+                for gradient, tensor in zip(gradients, tensors, strict=True)
+            ]
+            return (scaled, [None] * len(variables)) if variables else scaled
+
+        return (total, terms), backward
+
+    return compiled
+
+
 class Vid2Depth(keras.Model):
-    """Both networks and the vid2depth losses in one XLA-compilable `train_step`.
+    """Both networks and the vid2depth losses in one `train_step` (its losses compiled).
 
     The loss weights and the principled-mask switch are non-trainable variables, not
     Python constants, so that one compiled step serves every ablation (`set_variant`).
@@ -205,6 +246,16 @@ class Vid2Depth(keras.Model):
         `--oracle-depth`; with true depth only the finest scale is used).
         """
         disparities, predicted = self(images, training=True)
+
+        def terms(*outputs):  # of the networks' outputs: the disparities, then the poses
+            return self.loss_terms(outputs[:-1], outputs[-1], images, intrinsics, poses, depth)
+
+        if self.options["compiled_losses"]:
+            terms = compiled_loss(terms)
+        return terms(*disparities, predicted)
+
+    def loss_terms(self, disparities, predicted, images, intrinsics, poses=None, depth=None):
+        """`compute_losses` after the two networks: warps, masks and losses of every scale."""
         batch, height, width = ops.shape(images)[0], images.shape[2], images.shape[3]
         if poses is None:
             poses = [
@@ -242,6 +293,7 @@ class Vid2Depth(keras.Model):
             + self.switches["smoothness"] * terms["smoothness"]
             + self.switches["icp"] * terms["icp"]
         )
+        terms = {name: ops.convert_to_tensor(value, "float32") for name, value in terms.items()}
         return total, terms
 
     def scale_losses(self, frames, depth, poses, intrinsics, scale):
@@ -875,6 +927,8 @@ def build_model(args, strategy):
         "upsample": args.upsample,
         "minimum": args.min_reprojection,
         "automask": args.automask,
+        # XLA for the losses only: 1.3x faster than the whole step compiled (Pitfalls)
+        "compiled_losses": args.jit_compile,
     }
     with strategy.scope():
         model = Vid2Depth(
@@ -889,7 +943,7 @@ def build_model(args, strategy):
         schedule = keras.optimizers.schedules.CosineDecay(
             args.learning_rate, args.epochs * args.steps_per_epoch, alpha=0.05
         )
-        model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=args.jit_compile)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=False)
         # Built now: on one device Keras builds it inside the first traced step, and a
         # tf.function that creates variables is traced twice (first step 23 s -> 13 s of CPU).
         model.optimizer.build(model.trainable_variables)

@@ -196,6 +196,82 @@ def test_automask_needs_min_reprojection(recipe):
         recipe.main(["--quick", "--automask"])
 
 
+# compiled_loss: the losses' forward and backward pass in one XLA function (the networks
+# run outside XLA, whose CPU convolutions are slower than TensorFlow's own).
+def test_compiled_loss_gives_the_closed_form_gradient_to_the_outer_tape(recipe):
+    weight = tf.Variable(1.5, trainable=False)  # read inside, as the loss switches are
+
+    def loss_fn(x, y, unused):
+        total = tf.reduce_sum(weight * x**2) + tf.reduce_sum(tf.sin(y))
+        return total, {"x": tf.reduce_sum(x)}
+
+    compiled = recipe.compiled_loss(loss_fn)
+    x, y = tf.constant([0.5, -2.0, 3.0]), tf.constant([[0.1, 1.2]])
+    unused = tf.constant([7.0])
+
+    @tf.function  # as in a training step that is not compiled as a whole
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch([x, y, unused])
+            total, terms = compiled(x, y, unused)
+            scaled = 3.0 * total  # an outer factor, as the loss scale or 1 / replicas
+        return total, terms, tape.gradient(scaled, [x, y, unused])
+
+    total, terms, (dx, dy, dunused) = step()
+    # Closed forms: d/dx 1.5 x^2 = 3 x, d/dy sin y = cos y, times the outer 3.
+    np.testing.assert_allclose(total, 1.5 * (0.25 + 4 + 9) + np.sin([0.1, 1.2]).sum(), rtol=1e-6)
+    np.testing.assert_allclose(terms["x"], 1.5, rtol=1e-6)
+    np.testing.assert_allclose(dx, 3.0 * 3.0 * np.array([0.5, -2.0, 3.0]), rtol=1e-6)
+    np.testing.assert_allclose(dy, 3.0 * np.cos([[0.1, 1.2]]), rtol=1e-6)
+    np.testing.assert_array_equal(dunused, [0.0])  # not in the loss: a zero gradient
+
+
+def test_compiled_loss_scales_float16_gradients_before_rounding_them(recipe):
+    # Mixed precision: the networks' float16 outputs, a loss scale of 2^15. The gradient
+    # 1e-8 is below float16's smallest number (6e-8); scaled, 3.3e-4, it is not.
+    compiled = recipe.compiled_loss(lambda x: (1e-8 * tf.reduce_sum(x), {}))
+    x = tf.constant([1.0, 2.0], dtype="float16")
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        scaled = 2.0**15 * compiled(x)[0]
+    gradient = tape.gradient(scaled, x)
+    assert gradient.dtype == tf.float16
+    # float16 has an 11-bit significand: rounding error at most 2^-11 relative.
+    np.testing.assert_allclose(gradient, [2.0**15 * 1e-8] * 2, rtol=2.0**-11)
+
+
+def test_the_compiled_losses_give_the_plain_losses_and_gradients(recipe):
+    args = recipe.build_parser().parse_args(["--image-size", "16", "48", "--scales", "2"])
+    args.jit_compile = True  # what prepare_run sets on one device
+    data = kt.datasets.synthetic_driving(1, 4, (16, 48), seed=0)
+    batch = {key: data[key][:2] for key in ("images", "intrinsics")}
+    model = recipe.build_model(args, tf.distribute.get_strategy())
+    assert model.options["compiled_losses"] and not model.jit_compile  # networks plain
+    model.set_variant(*recipe.variant_settings("all", args))  # ICP too
+
+    def losses_and_gradients():
+        @tf.function
+        def run():
+            with tf.GradientTape() as tape:
+                total, terms = model.compute_losses(**batch)
+            return total, terms, tape.gradient(total, model.trainable_variables)
+
+        return run()
+
+    compiled = losses_and_gradients()
+    model.options["compiled_losses"] = False
+    plain = losses_and_gradients()
+    # The same sums in other orders: float32 rounding of n ~ 1e4 terms is about
+    # sqrt(n) 2^-24 ~ 1e-5 relative; 1e-4 leaves room. Per variable, the gradient's error
+    # relative to its norm (single elements near 0 have no meaningful relative error).
+    assert float(compiled[0]) == pytest.approx(float(plain[0]), rel=1e-4)
+    for name in ("photometric", "smoothness", "icp"):
+        assert float(compiled[1][name]) == pytest.approx(float(plain[1][name]), rel=1e-4), name
+    for variable, ours, reference in zip(model.trainable_variables, compiled[2], plain[2]):
+        error = np.linalg.norm(ours - reference) / np.linalg.norm(reference)
+        assert error < 1e-4, variable.path
+
+
 def test_warp_error_ranks_the_truth_below_no_motion(recipe):
     data = kt.datasets.synthetic_driving(1, 4, (16, 48), seed=3)
     true = recipe.warp_error(data, data["depth"][:, 1, ..., 0], data["poses"])
