@@ -18,7 +18,7 @@ Paper: Mahjourian, Wicke & Angelova, "Unsupervised Learning of Depth and Ego-Mot
 Monocular Video Using 3D Geometric Constraints" (CVPR 2018); KITTI Abs Rel 0.163 with all
 losses, 0.175 without ICP, 0.183 without SSIM, 0.176 without principled masks.
 
-Run (the model to ship: all losses at 64x192, 2,000 steps; 35 minutes on 2 CPU cores):
+Run (the model to ship: all losses at 64x192, 2,000 steps; about 22 minutes on 2 CPU cores):
 
     nice -n 5 python recipes/vid2depth.py --output out/vid2depth
 
