@@ -157,7 +157,7 @@ def move_points(points, matrix):
 
 
 def compiled_loss(loss_fn):
-    """`loss_fn(*tensors) -> (total, terms)`, its value and gradient XLA-compiled together.
+    """`loss_fn(outputs, *data) -> (total, terms)`, its value and gradient XLA-compiled together.
 
     For a step that is not compiled as a whole: on CPUs XLA's convolutions are slower
     than TensorFlow's own (oneDNN) kernels, and the warps, SSIM, smoothness and ICP 2-4x
@@ -165,33 +165,38 @@ def compiled_loss(loss_fn):
     compiled. A `tf.function(jit_compile=True)` differentiated by the outer tape runs its
     backward pass apart from it (the losses' forward and backward at 64x192: 402 ms,
     against 223 ms compiled together and 505 ms plain); here one compiled function
-    computes `total` and its gradient with respect to every (floating) tensor argument,
-    in float32, and `tf.custom_gradient` hands that gradient, times the outer tape's, back.
+    computes `total` and its gradient with respect to `outputs` (a list of floating
+    tensors: the networks' outputs; `data` gets none), in float32, and
+    `tf.custom_gradient` hands that gradient, times the outer tape's, back. Make it once
+    and call it many times: it is traced and compiled once per input shape.
     """
 
     @tf.function(jit_compile=True)
-    def value_and_gradients(*tensors):
+    def value_and_gradients(outputs, *data):
         # In float32: under mixed precision the loss scale multiplies them before they are
         # rounded to float16, as in a plain backward pass.
-        tensors = [tf.cast(tensor, "float32") for tensor in tensors]
+        outputs = [tf.cast(output, "float32") for output in outputs]
         with tf.GradientTape() as tape:
-            tape.watch(tensors)
-            total, terms = loss_fn(*tensors)
+            tape.watch(outputs)
+            total, terms = loss_fn(outputs, *data)
         zero = tf.UnconnectedGradients.ZERO  # e.g. the disparities the depth oracle skips
-        return total, terms, tape.gradient(total, tensors, unconnected_gradients=zero)
+        return total, terms, tape.gradient(total, outputs, unconnected_gradients=zero)
 
-    @tf.custom_gradient
-    def compiled(*tensors):
-        total, terms, gradients = value_and_gradients(*tensors)
+    def compiled(outputs, *data):
+        @tf.custom_gradient
+        def differentiable(*outputs):
+            total, terms, gradients = value_and_gradients(outputs, *data)
 
-        def backward(upstream, *_, variables=None):  # only `total` is differentiated
-            scaled = [
-                ops.cast(ops.cast(upstream, "float32") * gradient, tensor.dtype)
-                for gradient, tensor in zip(gradients, tensors, strict=True)
-            ]
-            return (scaled, [None] * len(variables)) if variables else scaled
+            def backward(upstream, *_, variables=None):  # only `total` is differentiated
+                scaled = [
+                    ops.cast(ops.cast(upstream, "float32") * gradient, output.dtype)
+                    for gradient, output in zip(gradients, outputs, strict=True)
+                ]
+                return (scaled, [None] * len(variables)) if variables else scaled
 
-        return (total, terms), backward
+            return (total, terms), backward
+
+        return differentiable(*outputs)
 
     return compiled
 
@@ -211,6 +216,7 @@ class Vid2Depth(keras.Model):
         super().__init__(**kwargs)
         self.disparity_net, self.pose_net, self.icp = disparity_net, pose_net, icp
         self.options = options
+        self.compiled_terms = compiled_loss(self.loss_terms)  # compiled at its first call
         self.switches = {
             name: self.add_weight(name=name, shape=(), initializer="ones", trainable=False)
             for name in ("reconstruction", "ssim", "smoothness", "icp", "masks")
@@ -246,16 +252,15 @@ class Vid2Depth(keras.Model):
         `--oracle-depth`; with true depth only the finest scale is used).
         """
         disparities, predicted = self(images, training=True)
+        terms = self.compiled_terms if self.options["compiled_losses"] else self.loss_terms
+        return terms([*disparities, predicted], images, intrinsics, poses, depth)
 
-        def terms(*outputs):  # of the networks' outputs: the disparities, then the poses
-            return self.loss_terms(outputs[:-1], outputs[-1], images, intrinsics, poses, depth)
+    def loss_terms(self, outputs, images, intrinsics, poses=None, depth=None):
+        """`compute_losses` after the two networks: warps, masks and losses of every scale.
 
-        if self.options["compiled_losses"]:
-            terms = compiled_loss(terms)
-        return terms(*disparities, predicted)
-
-    def loss_terms(self, disparities, predicted, images, intrinsics, poses=None, depth=None):
-        """`compute_losses` after the two networks: warps, masks and losses of every scale."""
+        `outputs`: the networks' outputs, the disparities of every scale, then the poses.
+        """
+        disparities, predicted = outputs[:-1], outputs[-1]
         batch, height, width = ops.shape(images)[0], images.shape[2], images.shape[3]
         if poses is None:
             poses = [

@@ -2,6 +2,7 @@ import json
 import math
 import re
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -201,8 +202,9 @@ def test_automask_needs_min_reprojection(recipe):
 def test_compiled_loss_gives_the_closed_form_gradient_to_the_outer_tape(recipe):
     weight = tf.Variable(1.5, trainable=False)  # read inside, as the loss switches are
 
-    def loss_fn(x, y, unused):
-        total = tf.reduce_sum(weight * x**2) + tf.reduce_sum(tf.sin(y))
+    def loss_fn(outputs, offset):  # `offset`: data, not differentiated
+        x, y, _ = outputs
+        total = tf.reduce_sum(weight * x**2) + tf.reduce_sum(tf.sin(y)) + offset
         return total, {"x": tf.reduce_sum(x)}
 
     compiled = recipe.compiled_loss(loss_fn)
@@ -213,7 +215,7 @@ def test_compiled_loss_gives_the_closed_form_gradient_to_the_outer_tape(recipe):
     def step():
         with tf.GradientTape() as tape:
             tape.watch([x, y, unused])
-            total, terms = compiled(x, y, unused)
+            total, terms = compiled([x, y, unused], tf.constant(0.0))
             scaled = 3.0 * total  # an outer factor, as the loss scale or 1 / replicas
         return total, terms, tape.gradient(scaled, [x, y, unused])
 
@@ -229,27 +231,41 @@ def test_compiled_loss_gives_the_closed_form_gradient_to_the_outer_tape(recipe):
 def test_compiled_loss_scales_float16_gradients_before_rounding_them(recipe):
     # Mixed precision: the networks' float16 outputs, a loss scale of 2^15. The gradient
     # 1e-8 is below float16's smallest number (6e-8); scaled, 3.3e-4, it is not.
-    compiled = recipe.compiled_loss(lambda x: (1e-8 * tf.reduce_sum(x), {}))
+    compiled = recipe.compiled_loss(lambda outputs: (1e-8 * tf.reduce_sum(outputs[0]), {}))
     x = tf.constant([1.0, 2.0], dtype="float16")
     with tf.GradientTape() as tape:
         tape.watch(x)
-        scaled = 2.0**15 * compiled(x)[0]
+        scaled = 2.0**15 * compiled([x])[0]
     gradient = tape.gradient(scaled, x)
     assert gradient.dtype == tf.float16
     # float16 has an 11-bit significand: rounding error at most 2^-11 relative.
     np.testing.assert_allclose(gradient, [2.0**15 * 1e-8] * 2, rtol=2.0**-11)
 
 
-def test_the_compiled_losses_give_the_plain_losses_and_gradients(recipe):
+# ICP pairs each point with its nearest neighbour: a piecewise-constant choice. At a random
+# start the predicted depth is nearly flat, so the clouds are near-regular grids whose points
+# are equidistant from several neighbours, and XLA's and oneDNN's matmuls round such ties
+# differently: measured, the ICP term differed by up to 20% between the two paths for 3 of
+# 8 random starts (the other terms agreed to 1e-6). So ICP is compared on the true depth
+# (the street's clouds: no ties, all 8 starts agreed to 1e-6), the rest on the networks'.
+@pytest.mark.parametrize(
+    ("variant", "true_depth", "compared"),
+    [("no_icp", False, ("photometric", "smoothness")), ("all", True, ("photometric", "icp"))],
+)
+def test_the_compiled_losses_give_the_plain_losses_and_gradients(
+    recipe, variant, true_depth, compared
+):
+    keras.utils.set_random_seed(0)
     args = recipe.build_parser().parse_args(["--image-size", "16", "48", "--scales", "2"])
     args.jit_compile = True  # what prepare_run sets on one device
     data = kt.datasets.synthetic_driving(1, 4, (16, 48), seed=0)
-    batch = {key: data[key][:2] for key in ("images", "intrinsics")}
+    keys = ("images", "intrinsics", "depth") if true_depth else ("images", "intrinsics")
+    batch = {key: data[key][:2] for key in keys}
     model = recipe.build_model(args, tf.distribute.get_strategy())
     assert model.options["compiled_losses"] and not model.jit_compile  # networks plain
-    model.set_variant(*recipe.variant_settings("all", args))  # ICP too
+    model.set_variant(*recipe.variant_settings(variant, args))
 
-    def losses_and_gradients():
+    def losses_and_gradients():  # traced anew for each path
         @tf.function
         def run():
             with tf.GradientTape() as tape:
@@ -265,9 +281,12 @@ def test_the_compiled_losses_give_the_plain_losses_and_gradients(recipe):
     # sqrt(n) 2^-24 ~ 1e-5 relative; 1e-4 leaves room. Per variable, the gradient's error
     # relative to its norm (single elements near 0 have no meaningful relative error).
     assert float(compiled[0]) == pytest.approx(float(plain[0]), rel=1e-4)
-    for name in ("photometric", "smoothness", "icp"):
+    for name in compared:
         assert float(compiled[1][name]) == pytest.approx(float(plain[1][name]), rel=1e-4), name
     for variable, ours, reference in zip(model.trainable_variables, compiled[2], plain[2]):
+        if reference is None:  # the disparity network, unused on the true depth
+            assert ours is None or not np.any(ours), variable.path
+            continue
         error = np.linalg.norm(ours - reference) / np.linalg.norm(reference)
         assert error < 1e-4, variable.path
 
@@ -319,8 +338,6 @@ def write_depth_test_set(root, count=3, size=(16, 48)):
 
 
 def test_own_windows_train_and_score_depth_on_your_ground_truth(recipe, tmp_path):
-    import keras
-
     write_sfm_sequences(tmp_path / "prepared")
     true = write_depth_test_set(tmp_path / "eval")
     output = tmp_path / "out"
