@@ -22,18 +22,18 @@ Run (the model to ship: all losses at 64x192, 2,000 steps; about 22 minutes on 2
 
     nice -n 5 python recipes/vid2depth.py --output out/vid2depth
 
-The paper's ablation (four variants, each from the same start; the table of
-docs/vid2depth.md was measured at 32x96): `--variants all no_icp no_ssim no_masks
---image-size 32 96`; a quick check: `--quick`. Your own video: `--data DIR`,
-windows prepared by SfMLearner's or vid2depth's scripts (KITTI, Cityscapes, ...), and
-`--eval-images LIST --eval-depth NPY` to score depth on your ground truth (docs/vid2depth.md,
-"Your own data"). Monodepth2's options
-(`--upsample`, `--min-reprojection`, `--automask`; `--mirror`, on by default), the
-training windows' `--frame-steps` (steps 1 and 2 by default), the disparity's
-`--depth-range` and `--spacing`, and the oracles that replace one network
-by the ground truth (`--oracle-pose`, `--oracle-depth`) are flags; docs/vid2depth.md has
-what each measured. Time on a laptop CPU: see
-docs/vid2depth.md (the full run was measured on a shared 2-core machine).
+The paper's ablation (four variants, each from the same start; docs/vid2depth.md has it at
+64x192 and at 32x96): `--variants all no_icp no_ssim no_masks`, about four times the
+default's time (`--image-size 32 96`: about 31 minutes); a quick check: `--quick`. Your
+own video: `--data DIR`, windows prepared by SfMLearner's or vid2depth's scripts (KITTI,
+Cityscapes, ...), and `--eval-images LIST --eval-depth NPY` to score depth on your ground
+truth (docs/vid2depth.md, "Your own data"). Monodepth2's options (`--upsample`,
+`--min-reprojection`, `--automask`; `--mirror`, on by default), the training windows'
+`--frame-steps` (steps 1 and 2 by default), the disparity's `--depth-range` and
+`--spacing`, and the oracles that replace one network by the ground truth
+(`--oracle-pose`, `--oracle-depth`) are flags; docs/vid2depth.md has what each measured.
+Time on a laptop CPU: see docs/vid2depth.md (the full run was measured on a shared 2-core
+machine).
 """
 
 import argparse
