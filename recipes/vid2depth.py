@@ -156,6 +156,14 @@ def move_points(points, matrix):
     return ops.matmul(points, ops.transpose(matrix[:, :3, :3], (0, 2, 1))) + matrix[:, None, :3, 3]
 
 
+def photometric_terms(target, warped, mask):
+    """vid2depth's masked L1 and DSSIM (3x3 box window) of each warp, `[B]` each."""
+    return (
+        kt.losses.masked_reconstruction(target, warped, mask=mask),
+        kt.losses.dssim(target, warped, mask=mask, window="box", filter_size=3),
+    )
+
+
 def compiled_loss(loss_fn):
     """`loss_fn(outputs, *data) -> (total, terms)`, its value and gradient XLA-compiled together.
 
@@ -347,8 +355,7 @@ class Vid2Depth(keras.Model):
                 )
             )
         else:
-            reconstruction = kt.losses.masked_reconstruction(target_frames, warped, mask=mask)
-            ssim = kt.losses.dssim(target_frames, warped, mask=mask, window="box", filter_size=3)
+            reconstruction, ssim = photometric_terms(target_frames, warped, mask)
             photometric = weights["l1_weight"] * ops.mean(reconstruction) + weights[
                 "ssim_weight"
             ] * ops.mean(ssim)
@@ -544,11 +551,8 @@ def photometric_gradient(vectors, depth, images, intrinsics, weights):
             warped, mask = kt.geometry.projective_inverse_warp(
                 images[:, source], depth, pose, intrinsics
             )
-            target = images[:, 1]
-            loss += weights[0] * kt.losses.masked_reconstruction(target, warped, mask=mask)
-            loss += weights[1] * kt.losses.dssim(
-                target, warped, mask=mask, window="box", filter_size=3
-            )
+            reconstruction, ssim = photometric_terms(images[:, 1], warped, mask)
+            loss += weights[0] * reconstruction + weights[1] * ssim
         total = ops.sum(loss)  # windows are independent: each gets its own gradient
     return loss, tape.gradient(total, vectors)
 
@@ -591,9 +595,9 @@ def refine_poses(windows, depth, poses, steps, weights, learning_rate=3e-3, batc
             np.asarray(windows["intrinsics"][part], np.float32),
             tf.constant(weights, tf.float32),
         )
+        initial = ops.convert_to_tensor(vectors)
         for _ in range(steps):
-            moved = ops.convert_to_tensor(vectors) + unit * delta
-            _, gradient = photometric_gradient(moved, *data)
+            _, gradient = photometric_gradient(initial + unit * delta, *data)
             optimizer.apply([gradient * unit], [delta])
         refined.append(vectors + unit * np.asarray(delta))
         progress.add(len(vectors))
@@ -1134,9 +1138,9 @@ def main(argv=None):
 
     plot_depths(output / "depth.png", test, predictions)
     plot_losses(output / "losses.png", histories)
-    ate = ["ate_mean", "ate_std", "refined_ate_mean", "refined_ate_std"][
-        : 4 if args.refine_steps else 2
-    ]
+    ate = ["ate_mean", "ate_std"]
+    if args.refine_steps:
+        ate += ["refined_ate_mean", "refined_ate_std"]
     columns = ["model", *METRICS, *ate, "paper abs_rel"]
     table = [
         [
