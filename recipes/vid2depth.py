@@ -519,10 +519,26 @@ def range_table(by_range):
 
 
 def trajectory_scores(true_poses, pred_poses):
+    """3-frame ATE (mean, std) and its two parts (docs/vid2depth.md, "Fourteenth session:
+    what the ATE is made of"): `direction_error`, the mean angle in degrees between each
+    predicted translation and the true one, and `ratio_error`, the root mean square error
+    of the speed ratio (the length of the translation to t+1 over that to t-1), which the
+    ATE's scale fit leaves in."""
     true = kt.metrics.snippet_positions(true_poses, target_index=1)
     pred = kt.metrics.snippet_positions(pred_poses, target_index=1)
     errors = np.asarray(kt.metrics.trajectory_error(true, pred))
-    return {"ate_mean": float(errors.mean()), "ate_std": float(errors.std())}
+    true_t, pred_t = np.asarray(true_poses)[..., :3, 3], np.asarray(pred_poses)[..., :3, 3]
+    true_length = np.linalg.norm(true_t, axis=-1)
+    pred_length = np.linalg.norm(pred_t, axis=-1)
+    cosine = np.sum(true_t * pred_t, axis=-1) / (true_length * pred_length)
+    true_ratio = true_length[:, 1] / true_length[:, 0]
+    pred_ratio = pred_length[:, 1] / pred_length[:, 0]
+    return {
+        "ate_mean": float(errors.mean()),
+        "ate_std": float(errors.std()),
+        "direction_error": float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))).mean()),
+        "ratio_error": float(np.sqrt(np.mean((pred_ratio - true_ratio) ** 2))),
+    }
 
 
 def predict(model, test, batch_size=16):
@@ -627,7 +643,7 @@ def warp_error(test, depth=None, poses=None):
 
 def variant_scores(model, test, prediction, args, truth=None):
     """Depth and 3-frame ATE on the synthetic truth, and the ATE of the poses refined by
-    `--refine-steps` (`refined_ate_*`); on your own data, depth on `truth` (`{}` without
+    `--refine-steps` (`refined_*`); on your own data, depth on `truth` (`{}` without
     it: depth not evaluated)."""
     if truth is not None:
         disparities = model.disparity_net.predict(truth["images"], batch_size=16, verbose=0)
@@ -1138,9 +1154,9 @@ def main(argv=None):
 
     plot_depths(output / "depth.png", test, predictions)
     plot_losses(output / "losses.png", histories)
-    ate = ["ate_mean", "ate_std"]
+    ate = ["ate_mean", "ate_std", "direction_error", "ratio_error"]
     if args.refine_steps:
-        ate += ["refined_ate_mean", "refined_ate_std"]
+        ate += [f"refined_{name}" for name in ate]
     columns = ["model", *METRICS, *ate, "paper abs_rel"]
     table = [
         [

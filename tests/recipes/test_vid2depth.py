@@ -302,6 +302,28 @@ def test_warp_error_ranks_the_truth_below_no_motion(recipe):
     assert true < still
 
 
+def test_trajectory_scores_split_the_ate_into_direction_and_speed_ratio(recipe):
+    # Straight-ahead motion to t-1 (backwards, length a) and t+1 (forward, length b); the
+    # prediction turns every translation by a known angle about the vertical axis and
+    # stretches the one to t+1: closed forms for both parts.
+    a, b = np.array([0.8, 1.0, 1.2]), np.array([1.0, 1.05, 1.1])
+    true = np.tile(np.eye(4), (3, 2, 1, 1))
+    true[:, 0, 2, 3], true[:, 1, 2, 3] = -a, b
+    angle, stretch = np.radians(2.0), 1.1
+    turn = np.array(
+        [[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]]
+    )
+    pred = true.copy()
+    pred[..., :3, 3] = true[..., :3, 3] @ turn.T
+    pred[:, 1, :3, 3] *= stretch
+    scores = recipe.trajectory_scores(true, pred)
+    np.testing.assert_allclose(scores["direction_error"], 2.0, rtol=1e-4)
+    ratio_error = np.sqrt(np.mean(((stretch - 1.0) * b / a) ** 2))
+    np.testing.assert_allclose(scores["ratio_error"], ratio_error, rtol=1e-5)
+    exact = recipe.trajectory_scores(true, 0.5 * true + 0.5 * np.eye(4))  # half-length
+    assert exact["direction_error"] < 1e-3 and exact["ratio_error"] < 1e-6
+
+
 def test_pose_refinement_turns_a_tilted_motion_back_towards_the_truth(recipe):
     # The true depth and the true poses with the direction of travel tilted sideways and
     # vertically by 5 % of each translation (4.1 degrees): the network's error, made larger.
