@@ -584,7 +584,8 @@ def refine_poses(windows, depth, poses, steps, weights, learning_rate=3e-3, batc
     pose network loses to a constant"). Steps are in units of each pose's translation
     length and of 0.05 rad, so they do not depend on the depth's unknown scale. With the
     true depth it undoes a 4-degree tilt (the tests); with the network's depth, 100 steps
-    left the ATE where it was (0.0224 -> 0.0231, seed 0, row 35): off by default.
+    left the ATE where it was (0.0224 -> 0.0231, seed 0, row 35): off by default. It
+    corrects the speed ratio (`ratio_error`) but not the direction (row 37).
 
     Args:
         windows: `{"images": [N, 3, H, W, 3], "intrinsics": [N, 3, 3]}`.
