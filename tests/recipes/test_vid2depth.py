@@ -39,6 +39,8 @@ def check_outputs(metrics, output, size):
             assert math.isfinite(value), (name, key, value)
         assert 0.0 <= scores["delta_1"] <= scores["delta_2"] <= scores["delta_3"] <= 1.0
         assert scores["abs_rel"] >= 0.0 and scores["ate_mean"] >= 0.0
+        assert 0.0 <= scores["direction_error"] <= 180.0 and scores["ratio_error"] >= 0.0
+    assert "direction_error" in report and "ratio_error" in report
     # The by-range split partitions the counted pixels: shares sum to 1 and contributions
     # to the model's Abs Rel (float32 sums over a few thousand pixels: rtol 1e-4).
     assert "Abs Rel by range" in report
