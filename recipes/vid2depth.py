@@ -156,6 +156,14 @@ def move_points(points, matrix):
     return ops.matmul(points, ops.transpose(matrix[:, :3, :3], (0, 2, 1))) + matrix[:, None, :3, 3]
 
 
+def projected_depth(depth, matrix, intrinsics):
+    """The depth each pixel's point (`depth` `[B, H, W, 1]`) has in the camera that the
+    `[B, 4, 4]` transforms move it into: `(R Q + t)_z`."""
+    height, width = depth.shape[1], depth.shape[2]
+    points = ops.reshape(kt.geometry.pixel_to_camera(depth, intrinsics), (-1, height * width, 3))
+    return ops.reshape(move_points(points, matrix)[..., 2], (-1, height, width, 1))
+
+
 def photometric_terms(target, warped, mask):
     """vid2depth's masked L1 and DSSIM (3x3 box window) of each warp, `[B]` each."""
     return (
@@ -217,7 +225,8 @@ class Vid2Depth(keras.Model):
     `options` hold what is fixed for a run: `upsample` (warp every scale's disparity at
     the input resolution, Monodepth2), `minimum` (Monodepth2's per-pixel minimum
     reprojection over the two neighbours instead of vid2depth's four averaged warps) and
-    `automask` (with `minimum`: drop pixels that the unwarped neighbours explain better).
+    `automask` (with `minimum`: drop pixels that the unwarped neighbours explain better)
+    and `consistency` (SC-SfMLearner's depth consistency and self-discovered mask).
     """
 
     def __init__(self, disparity_net, pose_net, icp, options, **kwargs):
@@ -227,9 +236,9 @@ class Vid2Depth(keras.Model):
         self.compiled_terms = compiled_loss(self.loss_terms)  # compiled at its first call
         self.switches = {
             name: self.add_weight(name=name, shape=(), initializer="ones", trainable=False)
-            for name in ("reconstruction", "ssim", "smoothness", "icp", "masks")
+            for name in ("reconstruction", "ssim", "smoothness", "icp", "consistency", "masks")
         }
-        names = ("loss", "photometric", "smoothness", "icp")
+        names = ("loss", "photometric", "smoothness", "icp", "consistency")
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.built = True  # both networks are built
 
@@ -278,7 +287,7 @@ class Vid2Depth(keras.Model):
             poses = [ops.cast(poses[:, k], "float32") for k in (0, 1)]
         if depth is not None:
             disparities = disparities[:1]
-        terms = dict.fromkeys(("photometric", "smoothness", "icp"), 0.0)
+        terms = dict.fromkeys(("photometric", "smoothness", "icp", "consistency"), 0.0)
         flat = ops.reshape(images, (-1, height, width, 3))
         pyramid = flat
         for scale, disparity in enumerate(disparities):
@@ -298,23 +307,30 @@ class Vid2Depth(keras.Model):
                 frame_depth = ops.reshape(1.0 / disparity, (batch, 3, h, w, 1))
             else:
                 frame_depth = ops.cast(depth, "float32")
-            photometric, icp = self.scale_losses(frames, frame_depth, poses, k, scale)
+            photometric, icp, consistency = self.scale_losses(frames, frame_depth, poses, k, scale)
             terms["photometric"] += photometric
             terms["icp"] += icp / (2**scale)
+            terms["consistency"] += consistency
         total = (
             terms["photometric"]
             + self.switches["smoothness"] * terms["smoothness"]
             + self.switches["icp"] * terms["icp"]
+            + self.switches["consistency"] * terms["consistency"]
         )
         terms = {name: ops.convert_to_tensor(value, "float32") for name, value in terms.items()}
         return total, terms
 
     def scale_losses(self, frames, depth, poses, intrinsics, scale):
-        """Photometric and ICP losses of one scale (`frames [B, 3, h, w, 3]`, `depth` `[.., 1]`).
+        """Photometric, ICP and depth-consistency losses of one scale (`frames`
+        `[B, 3, h, w, 3]`, `depth` `[.., 1]`).
 
         vid2depth: four warps (each neighbour into the middle frame and the middle frame
         into each neighbour, with the inverted pose), masked L1 and SSIM averaged over
         them. `minimum`: the two neighbours into the middle frame, the per-pixel minimum.
+        `consistency` (SC-SfMLearner): each warp also carries the source frame's depth,
+        compared with the depth the target's points have in the source camera
+        (`kt.losses.depth_consistency`), and `1 - depth_difference` weights the
+        photometric terms (its self-discovered mask).
         """
         to_previous, to_next = poses
         if self.options["minimum"]:
@@ -331,9 +347,19 @@ class Vid2Depth(keras.Model):
         k = ops.concatenate([intrinsics] * len(targets), axis=0)
         target_frames, target_depth = gather(frames, targets), gather(depth, targets)
         source_frames = gather(frames, sources)
+        consistency, with_depth = 0.0, self.options["consistency"]
+        if with_depth:  # one warp carries the source's colours and its depth
+            source_frames = ops.concatenate([source_frames, gather(depth, sources)], axis=-1)
         warped, mask = kt.geometry.projective_inverse_warp(source_frames, target_depth, pose, k)
         use_masks = self.switches["masks"]
         mask = use_masks * mask + (1.0 - use_masks)  # all ones: the "no masks" ablation
+        if with_depth:
+            warped, sampled = warped[..., :3], warped[..., 3:]
+            source_frames = source_frames[..., :3]
+            projected = projected_depth(target_depth, pose, k)
+            consistency = ops.mean(kt.losses.depth_consistency(projected, sampled, mask))
+            difference = ops.stop_gradient(kt.losses.depth_difference(projected, sampled))
+            mask = mask * (1.0 - use_masks * difference)  # the self-discovered mask
         weights = {
             "ssim_weight": self.switches["ssim"],
             "l1_weight": self.switches["reconstruction"],
@@ -376,7 +402,7 @@ class Vid2Depth(keras.Model):
                     num_samples=self.icp["points"],
                 )
             )
-        return photometric, icp
+        return photometric, icp, consistency
 
     def train_step(self, data):
         if isinstance(data, tuple):  # (x,) from train_on_batch
@@ -871,6 +897,13 @@ def build_parser():
     parser.add_argument("--ssim-weight", type=float, default=0.15)
     parser.add_argument("--smoothness-weight", type=float, default=0.001)
     parser.add_argument("--icp-weight", type=float, default=0.1)
+    parser.add_argument(
+        "--consistency-weight",
+        type=float,
+        default=0.0,
+        help="SC-SfMLearner's depth consistency between neighbouring frames and its "
+        "self-discovered mask on the photometric loss (0: off; the paper's weight: 0.5)",
+    )
     parser.add_argument("--icp-iterations", type=count, default=3)
     parser.add_argument("--icp-points", type=count, default=512, help="points per cloud")
     parser.add_argument("--icp-stride", type=count, default=8, help="pixel stride at scale 0")
@@ -980,6 +1013,8 @@ def build_parser():
     def flags_that_go_together(args):
         if args.automask and not args.min_reprojection:
             return "--automask needs --min-reprojection"
+        if args.consistency_weight and args.min_reprojection:
+            return "--consistency-weight needs vid2depth's four warps, not --min-reprojection"
         if (args.eval_images is None) != (args.eval_depth is None):
             return "--eval-images and --eval-depth go together"
         if args.eval_images and not args.data:
@@ -1010,6 +1045,7 @@ def variant_settings(name, args):
         "ssim": args.ssim_weight,
         "smoothness": args.smoothness_weight,
         "icp": args.icp_weight,
+        "consistency": args.consistency_weight,
     }
     switches = dict(VARIANTS[name])
     use_masks = switches.pop("masks", True)
@@ -1038,6 +1074,7 @@ def build_model(args, strategy):
         "upsample": args.upsample,
         "minimum": args.min_reprojection,
         "automask": args.automask,
+        "consistency": bool(args.consistency_weight),
         # XLA for the losses only: 1.3x faster than the whole step compiled (Pitfalls)
         "compiled_losses": args.jit_compile,
     }

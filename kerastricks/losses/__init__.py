@@ -1,5 +1,6 @@
 """Keras losses and loss functions of kerastricks."""
 
+from kerastricks.losses.depth_consistency import depth_consistency, depth_difference
 from kerastricks.losses.depth_smoothness import DepthSmoothness, depth_smoothness
 from kerastricks.losses.dssim import DSSIM, dssim
 from kerastricks.losses.global_weighted_mean import GlobalWeightedMean
@@ -23,6 +24,8 @@ __all__ = [
     "QuantizedColorCrossEntropy",
     "SSIM",
     "SSIMLoss",
+    "depth_consistency",
+    "depth_difference",
     "depth_smoothness",
     "dssim",
     "icp_alignment",
