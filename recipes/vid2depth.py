@@ -503,7 +503,23 @@ def mean_depth_baseline(train):
 def depth_scores(true_depth, pred_depth):
     result = kt.metrics.depth_metrics(true_depth, pred_depth, max_depth=80.0)
     keep = np.asarray(result["valid_pixels"]) > 0
-    return {name: float(np.asarray(result[name])[keep].mean()) for name in METRICS}
+    scores = {name: float(np.asarray(result[name])[keep].mean()) for name in METRICS}
+    return {**scores, "depth_slope": depth_slope(true_depth, pred_depth)}
+
+
+def depth_slope(true_depth, pred_depth):
+    """How much of the truth's range of depths the prediction spans: per image, the
+    least-squares slope of log predicted depth against log true depth (pixels of known
+    depth below 80 m), the median over images. 1: the truth's range at any scale; below 1:
+    compressed (the near pixels too far, the far ones too near); 0: one depth everywhere
+    (docs/vid2depth.md, "Sixteenth session")."""
+    slopes = []
+    for true, pred in zip(true_depth, pred_depth):
+        known = (true > 0) & (true < 80.0)
+        x, y = np.log(true[known]), np.log(pred[known])
+        if x.size > 1 and x.var() > 0:
+            slopes.append(np.mean((x - x.mean()) * (y - y.mean())) / x.var())
+    return float(np.median(slopes)) if slopes else float("nan")
 
 
 def range_scores(true_depth, pred_depth):
@@ -1195,7 +1211,7 @@ def main(argv=None):
     ate = ["ate_mean", "ate_std", "direction_error", "ratio_error"]
     if args.refine_steps:
         ate += [f"refined_{name}" for name in ate]
-    columns = ["model", *METRICS, *ate, "paper abs_rel"]
+    columns = ["model", *METRICS, "depth_slope", *ate, "paper abs_rel"]
     table = [
         [
             name,

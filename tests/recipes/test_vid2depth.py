@@ -40,7 +40,7 @@ def check_outputs(metrics, output, size):
         assert 0.0 <= scores["delta_1"] <= scores["delta_2"] <= scores["delta_3"] <= 1.0
         assert scores["abs_rel"] >= 0.0 and scores["ate_mean"] >= 0.0
         assert 0.0 <= scores["direction_error"] <= 180.0 and scores["ratio_error"] >= 0.0
-    assert "direction_error" in report and "ratio_error" in report
+    assert "direction_error" in report and "ratio_error" in report and "depth_slope" in report
     # The by-range split partitions the counted pixels: shares sum to 1 and contributions
     # to the model's Abs Rel (float32 sums over a few thousand pixels: rtol 1e-4).
     assert "Abs Rel by range" in report
@@ -352,6 +352,20 @@ def test_trajectory_scores_split_the_ate_into_direction_and_speed_ratio(recipe):
     np.testing.assert_allclose(scores["ratio_error"], ratio_error, rtol=1e-5)
     exact = recipe.trajectory_scores(true, 0.5 * true + 0.5 * np.eye(4))  # half-length
     assert exact["direction_error"] < 1e-3 and exact["ratio_error"] < 1e-6
+
+
+def test_depth_slope_is_the_exponent_of_a_power_law_prediction(recipe):
+    # pred = c * true ** g is a line of slope g in log-log, whatever c: the median over
+    # images of g. The sky (0) and depths beyond the 80 m cap are left out, whatever is
+    # predicted there.
+    rng = np.random.default_rng(0)
+    true = rng.uniform(1.0, 60.0, (3, 8, 12)).astype(np.float32)
+    true[:, 0], true[:, 1, :4] = 0.0, 95.0
+    exponents, scales = np.array([0.5, 0.85, 1.0]), np.array([0.01, 1.0, 7.0])
+    pred = scales[:, None, None] * true ** exponents[:, None, None]
+    pred[:, 0], pred[:, 1, :4] = 1e3, 1e-3
+    assert recipe.depth_slope(true, pred) == pytest.approx(0.85, rel=1e-5)
+    assert recipe.depth_slope(true, np.full_like(true, 4.0)) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_pose_refinement_turns_a_tilted_motion_back_towards_the_truth(recipe):
