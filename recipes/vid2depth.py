@@ -66,6 +66,7 @@ VARIANTS = {  # name: what it switches off
 PAPER = {"all": 0.163, "no_icp": 0.175, "no_ssim": 0.183, "no_masks": 0.176}
 METRICS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "delta_1", "delta_2", "delta_3")
 RANGES = (1.0, 2.0, 5.0, 10.0, 20.0)  # metres: the bounds of the Abs Rel by depth range
+MAX_DEPTH = 80.0  # metres: the evaluation cap (SfMLearner, Eigen split); farther is not counted
 # Training windows (t-s, t, t+s) of the synthetic videos for these steps s (--frame-steps):
 # step 2 doubles the motion of far pixels (docs/vid2depth.md, "Making it learn", rows 25-29).
 FRAME_STEPS = (1, 2)
@@ -501,7 +502,7 @@ def mean_depth_baseline(train):
 
 
 def depth_scores(true_depth, pred_depth):
-    result = kt.metrics.depth_metrics(true_depth, pred_depth, max_depth=80.0)
+    result = kt.metrics.depth_metrics(true_depth, pred_depth, max_depth=MAX_DEPTH)
     keep = np.asarray(result["valid_pixels"]) > 0
     scores = {name: float(np.asarray(result[name])[keep].mean()) for name in METRICS}
     return {**scores, "depth_slope": depth_slope(true_depth, pred_depth)}
@@ -515,7 +516,7 @@ def depth_slope(true_depth, pred_depth):
     (docs/vid2depth.md, "Sixteenth session")."""
     slopes = []
     for true, pred in zip(true_depth, pred_depth):
-        known = (true > 0) & (true < 80.0)
+        known = (true > 0) & (true < MAX_DEPTH)
         x, y = np.log(true[known]), np.log(pred[known])
         if x.size > 1 and x.var() > 0:
             slopes.append(np.mean((x - x.mean()) * (y - y.mean())) / x.var())
@@ -528,7 +529,7 @@ def range_scores(true_depth, pred_depth):
     Per range: the mean share of an image's pixels, the mean contribution to an image's
     Abs Rel (they add up to the overall Abs Rel) and their ratio, the range's Abs Rel.
     """
-    split = kt.metrics.abs_rel_by_range(true_depth, pred_depth, RANGES, max_depth=80.0)
+    split = kt.metrics.abs_rel_by_range(true_depth, pred_depth, RANGES, max_depth=MAX_DEPTH)
     keep = np.asarray(split["pixels"]).sum(axis=1) > 0  # the ranges cover every counted pixel
     share = np.asarray(split["share"])[keep].mean(axis=0)
     contribution = np.asarray(split["contribution"])[keep].mean(axis=0)
@@ -792,7 +793,7 @@ def ground_truth_scores(truth, depth, batch_size=16):
         true = np.asarray(truth["depth"][start : start + batch_size], np.float32)
         pred = depth[start : start + batch_size, ..., None].astype(np.float32)
         pred = np.asarray(ops.image.resize(pred, true_size, interpolation="bilinear"))[..., 0]
-        result = kt.metrics.depth_metrics(true, np.maximum(pred, 1e-3), max_depth=80.0)
+        result = kt.metrics.depth_metrics(true, np.maximum(pred, 1e-3), max_depth=MAX_DEPTH)
         keep = np.asarray(result["valid_pixels"]) > 0
         for name in METRICS:
             per_image[name].extend(np.asarray(result[name])[keep].tolist())
