@@ -28,8 +28,10 @@ default's time (`--image-size 32 96`: about 31 minutes); a quick check: `--quick
 own video: `--data DIR`, windows prepared by SfMLearner's or vid2depth's scripts (KITTI,
 Cityscapes, ...), and `--eval-images LIST --eval-depth NPY` to score depth on your ground
 truth (docs/vid2depth.md, "Your own data"). Monodepth2's options (`--upsample`,
-`--min-reprojection`, `--automask`; `--mirror`, on by default), the training windows'
-`--frame-steps` (steps 1 and 2 by default), the disparity's `--depth-range` and
+`--min-reprojection`, `--automask`; `--mirror`, on by default), SC-SfMLearner's
+`--consistency-weight`, a photometric loss without each warp's worst pixels (`--trim`),
+the training windows' `--frame-steps` (steps 1 and 2 by default), the disparity's
+`--depth-range` and
 `--spacing`, and the oracles that replace one network by the ground truth
 (`--oracle-pose`, `--oracle-depth`) are flags; docs/vid2depth.md has what each measured.
 Time on a laptop CPU: see docs/vid2depth.md (the full run was measured on a shared 2-core
@@ -225,9 +227,10 @@ class Vid2Depth(keras.Model):
     Python constants, so that one compiled step serves every ablation (`set_variant`).
     `options` hold what is fixed for a run: `upsample` (warp every scale's disparity at
     the input resolution, Monodepth2), `minimum` (Monodepth2's per-pixel minimum
-    reprojection over the two neighbours instead of vid2depth's four averaged warps) and
-    `automask` (with `minimum`: drop pixels that the unwarped neighbours explain better)
-    and `consistency` (SC-SfMLearner's depth consistency and self-discovered mask).
+    reprojection over the two neighbours instead of vid2depth's four averaged warps),
+    `automask` (with `minimum`: drop pixels that the unwarped neighbours explain better),
+    `consistency` (SC-SfMLearner's depth consistency and self-discovered mask) and `trim`
+    (the share of each warp's worst pixels left out of its photometric mean).
     """
 
     def __init__(self, disparity_net, pose_net, icp, options, **kwargs):
@@ -381,6 +384,9 @@ class Vid2Depth(keras.Model):
                     per_source(errors), per_source(mask[..., 0]), identity
                 )
             )
+        elif self.options["trim"]:  # each warp's per-pixel error without its worst pixels
+            errors = kt.losses.photometric_error(target_frames, warped, **weights)
+            photometric = ops.mean(kt.losses.trimmed_mean(errors, mask, self.options["trim"]))
         else:
             reconstruction, ssim = photometric_terms(target_frames, warped, mask)
             photometric = weights["l1_weight"] * ops.mean(reconstruction) + weights[
@@ -992,6 +998,14 @@ def build_parser():
         default=False,
         help="with --min-reprojection: ignore pixels the unwarped neighbours explain better",
     )
+    parser.add_argument(
+        "--trim",
+        metavar="FRACTION",
+        type=float,
+        default=0.0,
+        help="average each warp's per-pixel photometric error without its worst FRACTION "
+        "of pixels (kt.losses.trimmed_mean; 0: vid2depth's masked L1 and SSIM means)",
+    )
     # Your own data (docs/vid2depth.md): checked here, before TensorFlow loads.
     own = parser.add_argument_group("your own data (layouts checked before training)")
     own.add_argument(
@@ -1030,6 +1044,10 @@ def build_parser():
     def flags_that_go_together(args):
         if args.automask and not args.min_reprojection:
             return "--automask needs --min-reprojection"
+        if not 0.0 <= args.trim < 1.0:
+            return "--trim is a fraction of the pixels, at least 0 and below 1"
+        if args.trim and args.min_reprojection:
+            return "--trim applies to vid2depth's four warps, not --min-reprojection"
         if args.consistency_weight and args.min_reprojection:
             return "--consistency-weight needs vid2depth's four warps, not --min-reprojection"
         if (args.eval_images is None) != (args.eval_depth is None):
@@ -1091,6 +1109,7 @@ def build_model(args, strategy):
         "upsample": args.upsample,
         "minimum": args.min_reprojection,
         "automask": args.automask,
+        "trim": args.trim,
         "consistency": bool(args.consistency_weight),
         # XLA for the losses only: 1.3x faster than the whole step compiled (Pitfalls)
         "compiled_losses": args.jit_compile,

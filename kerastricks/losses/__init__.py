@@ -14,6 +14,7 @@ from kerastricks.losses.quantized_color_cross_entropy import (
     quantized_color_cross_entropy,
 )
 from kerastricks.losses.ssim import SSIM, SSIMLoss, ssim, ssim_loss
+from kerastricks.losses.trimmed_mean import trimmed_mean
 
 __all__ = [
     "DSSIM",
@@ -36,4 +37,5 @@ __all__ = [
     "quantized_color_cross_entropy",
     "ssim",
     "ssim_loss",
+    "trimmed_mean",
 ]

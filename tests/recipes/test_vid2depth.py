@@ -195,11 +195,45 @@ def test_icp_is_computed_only_when_a_variant_weights_it(recipe):
 
 
 @pytest.mark.parametrize(
-    "flags", [["--automask"], ["--min-reprojection", "--consistency-weight", "0.5"]]
+    "flags",
+    [
+        ["--automask"],
+        ["--min-reprojection", "--consistency-weight", "0.5"],
+        ["--min-reprojection", "--trim", "0.2"],
+        ["--trim", "1"],
+    ],
 )
 def test_flags_that_need_another_flag_or_not_it_are_refused(recipe, flags):
     with pytest.raises(SystemExit):
         recipe.main(["--quick", *flags])
+
+
+def test_trim_averages_each_warp_without_its_worst_pixels(recipe):
+    # The recipe's photometric term with --trim 0.25 at the true depth and poses (one
+    # scale), against the four warps written out here and a NumPy trimmed mean: sort each
+    # warp's in-view errors, drop the largest quarter, average the rest.
+    data = kt.datasets.synthetic_driving(1, 4, (16, 48), seed=2)
+    batch = {key: data[key][:2] for key in ("images", "intrinsics", "depth", "poses")}
+    args = recipe.build_parser().parse_args(["--image-size", "16", "48", "--trim", "0.25"])
+    args.jit_compile = False
+    model = recipe.build_model(args, tf.distribute.get_strategy())
+    model.set_variant(*recipe.variant_settings("all", args))
+    _, terms = model.compute_losses(**batch)
+    images, depth, poses, k = (batch[key] for key in ("images", "depth", "poses", "intrinsics"))
+    inverse = np.linalg.inv(poses)
+    warps = [(1, 0, poses[:, 0]), (1, 2, poses[:, 1]), (0, 1, inverse[:, 0]), (2, 1, inverse[:, 1])]
+    means = []
+    for target, source, pose in warps:
+        warped, mask = kt.geometry.projective_inverse_warp(
+            images[:, source], depth[:, target], pose, k
+        )
+        errors = np.asarray(
+            kt.losses.photometric_error(images[:, target], warped, ssim_weight=0.15, l1_weight=0.85)
+        )
+        for e, m in zip(errors, np.asarray(mask)[..., 0]):
+            kept = np.sort(e[m > 0])
+            means.append(kept[: len(kept) - int(0.25 * len(kept))].mean())
+    assert float(terms["photometric"]) == pytest.approx(np.mean(means), rel=1e-5)
 
 
 def test_the_true_depths_of_a_street_are_consistent_across_its_frames(recipe):
