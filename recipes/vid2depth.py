@@ -127,16 +127,22 @@ def disparity_network(
     return keras.Model(image, disparities[::-1], name="disparity_net")
 
 
-def pose_network(height, width, base=16, scale=0.01):
+def pose_network(height, width, base=16, scale=0.01, batch_norm=True):
     """Strided convolutions on the stacked window; a 6-DoF pose per source frame.
 
     Output `[B, 2, 6]` = `(tx, ty, tz, rx, ry, rz)` mapping the middle (target) frame into
     frames t-1 and t+1; multiplied by `scale` at the output (0.01 in SfMLearner).
+    `batch_norm=False`: convolutions with biases and ReLU only, as SfMLearner's pose
+    network (docs/vid2depth.md, row 45).
     """
     frames = keras.Input((height, width, 9), name="frames")
     x = frames
     for level, filters in enumerate([base, 2 * base, 4 * base, 8 * base, 8 * base, 8 * base]):
-        x = conv(x, filters, (7, 5, 3, 3, 3, 3)[level], strides=2)
+        kernel = (7, 5, 3, 3, 3, 3)[level]
+        if batch_norm:
+            x = conv(x, filters, kernel, strides=2)
+        else:
+            x = layers.Conv2D(filters, kernel, 2, padding="same", activation="relu")(x)
     x = layers.GlobalAveragePooling2D()(layers.Conv2D(12, 1)(x))
     x = layers.Rescaling(scale)(x)
     return keras.Model(frames, layers.Reshape((2, 6), name="poses")(x), name="pose_net")
@@ -999,6 +1005,12 @@ def build_parser():
         help="with --min-reprojection: ignore pixels the unwarped neighbours explain better",
     )
     parser.add_argument(
+        "--pose-batch-norm",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="batch normalisation in the pose network (--no-pose-batch-norm: SfMLearner's)",
+    )
+    parser.add_argument(
         "--trim",
         metavar="FRACTION",
         type=float,
@@ -1119,7 +1131,7 @@ def build_model(args, strategy):
             disparity_network(
                 height, width, args.width, args.scales, args.depth_range, args.spacing
             ),
-            pose_network(height, width, args.width, args.pose_scale),
+            pose_network(height, width, args.width, args.pose_scale, args.pose_batch_norm),
             icp,
             options,
             name="vid2depth",

@@ -208,6 +208,17 @@ def test_flags_that_need_another_flag_or_not_it_are_refused(recipe, flags):
         recipe.main(["--quick", *flags])
 
 
+def test_no_pose_batch_norm_builds_sfmlearners_pose_network(recipe):
+    def kinds(argv):
+        args = recipe.build_parser().parse_args(["--image-size", "16", "48", *argv])
+        args.jit_compile = False
+        model = recipe.build_model(args, tf.distribute.get_strategy())
+        return {type(layer).__name__ for layer in model.pose_net.layers}
+
+    assert "BatchNormalization" in kinds([])
+    assert "BatchNormalization" not in kinds(["--no-pose-batch-norm"])
+
+
 def test_trim_averages_each_warp_without_its_worst_pixels(recipe):
     # The recipe's photometric term with --trim 0.25 at the true depth and poses (one
     # scale), against the four warps written out here and a NumPy trimmed mean: sort each
