@@ -77,11 +77,12 @@ FRAME_STEPS = (1, 2)
 # --- Models ------------------------------------------------------------------------------
 
 
-def conv(x, filters, kernel=3, strides=1):
+def conv(x, filters, kernel=3, strides=1, batch_norm=True):
     """Convolution, batch normalisation, ReLU (vid2depth has no batch normalisation; with it
-    both networks learn in the few hundred steps a CPU affords)."""
-    x = layers.Conv2D(filters, kernel, strides, padding="same", use_bias=False)(x)
-    return layers.ReLU()(layers.BatchNormalization()(x))
+    both networks learn in the few hundred steps a CPU affords). `batch_norm=False`:
+    convolution with biases, then ReLU."""
+    x = layers.Conv2D(filters, kernel, strides, padding="same", use_bias=not batch_norm)(x)
+    return layers.ReLU()(layers.BatchNormalization()(x) if batch_norm else x)
 
 
 def disparity_network(
@@ -138,11 +139,7 @@ def pose_network(height, width, base=16, scale=0.01, batch_norm=True):
     frames = keras.Input((height, width, 9), name="frames")
     x = frames
     for level, filters in enumerate([base, 2 * base, 4 * base, 8 * base, 8 * base, 8 * base]):
-        kernel = (7, 5, 3, 3, 3, 3)[level]
-        if batch_norm:
-            x = conv(x, filters, kernel, strides=2)
-        else:
-            x = layers.Conv2D(filters, kernel, 2, padding="same", activation="relu")(x)
+        x = conv(x, filters, (7, 5, 3, 3, 3, 3)[level], strides=2, batch_norm=batch_norm)
     x = layers.GlobalAveragePooling2D()(layers.Conv2D(12, 1)(x))
     x = layers.Rescaling(scale)(x)
     return keras.Model(frames, layers.Reshape((2, 6), name="poses")(x), name="pose_net")
