@@ -532,6 +532,18 @@ def depth_slope(true_depth, pred_depth):
     return float(np.median(slopes)) if slopes else float("nan")
 
 
+def at_depth_limits(depth, depth_range, margin=1.05):
+    """The fraction of predicted pixels within 5 % of `--depth-range`'s ends.
+
+    The scale of monocular depth is free, and it drifts: a network whose scale has sunk
+    to the range's floor pins its near pixels there, and the median scaling of the
+    evaluation cannot bring them back (docs/vid2depth.md, row 46). Above a percent or so,
+    widen `--depth-range` or raise `--pose-scale`.
+    """
+    low, high = depth_range
+    return float(np.mean((depth <= low * margin) | (depth >= high / margin)))
+
+
 def range_scores(true_depth, pred_depth):
     """Abs Rel by range of true depth (same scaling and cap as `depth_scores`), pooled.
 
@@ -1185,6 +1197,14 @@ def train_variants(model, args, strategy, train, test, output, truth=None):
         histories[name]["probe_loss"] = [before, probe_loss(model, probe)]
         predictions[name] = predict(model, test)
         rows[name] = variant_scores(model, test, predictions[name], args, truth)
+        rows[name]["at_depth_limits"] = at_depth_limits(predictions[name][0], args.depth_range)
+        if rows[name]["at_depth_limits"] > 0.01:
+            print(
+                f"{name}: {rows[name]['at_depth_limits']:.1%} of the held-out pixels' depths "
+                f"sit at --depth-range's ends {args.depth_range}: the network's scale drifted "
+                "there; widen --depth-range or raise --pose-scale (docs/vid2depth.md, row 46)",
+                file=sys.stderr,
+            )
         scores = ", ".join(f"{key} {value:.4g}" for key, value in rows[name].items())
         print(f"{name} ({seconds[name]:.0f} s of training): {scores}", flush=True)
         if name == args.variants[0]:
@@ -1240,7 +1260,7 @@ def main(argv=None):
     ate = ["ate_mean", "ate_std", "direction_error", "ratio_error"]
     if args.refine_steps:
         ate += [f"refined_{name}" for name in ate]
-    columns = ["model", *METRICS, "depth_slope", *ate, "paper abs_rel"]
+    columns = ["model", *METRICS, "depth_slope", "at_depth_limits", *ate, "paper abs_rel"]
     table = [
         [
             name,

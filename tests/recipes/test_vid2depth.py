@@ -41,6 +41,9 @@ def check_outputs(metrics, output, size):
         assert scores["abs_rel"] >= 0.0 and scores["ate_mean"] >= 0.0
         assert 0.0 <= scores["direction_error"] <= 180.0 and scores["ratio_error"] >= 0.0
     assert "direction_error" in report and "ratio_error" in report and "depth_slope" in report
+    assert "at_depth_limits" in report
+    trained = [s for n, s in metrics["results"].items() if n != "train-set mean depth"]
+    assert trained and all(0.0 <= s["at_depth_limits"] <= 1.0 for s in trained)
     # The by-range split partitions the counted pixels: shares sum to 1 and contributions
     # to the model's Abs Rel (float32 sums over a few thousand pixels: rtol 1e-4).
     assert "Abs Rel by range" in report
@@ -397,6 +400,24 @@ def test_trajectory_scores_split_the_ate_into_direction_and_speed_ratio(recipe):
     np.testing.assert_allclose(scores["ratio_error"], ratio_error, rtol=1e-5)
     exact = recipe.trajectory_scores(true, 0.5 * true + 0.5 * np.eye(4))  # half-length
     assert exact["direction_error"] < 1e-3 and exact["ratio_error"] < 1e-6
+
+
+def test_at_depth_limits_counts_the_pixels_at_either_end_of_the_range(recipe):
+    # Within 5 % of the ends of (0.01, 100): at most 0.0105, at least 100 / 1.05 = 95.24.
+    depth = np.array([0.01, 0.0104, 0.0106, 0.5, 1.0, 5.0, 20.0, 60.0, 95.0, 96.0])
+    assert recipe.at_depth_limits(depth, (0.01, 100.0)) == pytest.approx(3 / 10)
+    # The disparity network's sigmoid saturated at 1 (the floor) or 0 (the ceiling) pins
+    # every pixel; at 1/2 its depth is 1 / (0.01 + 99.99 / 2) = 0.02, inside the range.
+    keras.utils.set_random_seed(0)
+    net = recipe.disparity_network(16, 48, base=4, num_scales=1)
+    image = np.random.default_rng(0).uniform(0, 1, (2, 16, 48, 3)).astype(np.float32)
+    (last,) = [layer for layer in net.layers if getattr(layer, "filters", 0) == 1]
+    kernel, bias = last.get_weights()
+    expected = {50.0: 1.0, -50.0: 1.0, 0.0: 0.0}
+    for value, fraction in expected.items():
+        last.set_weights([np.zeros_like(kernel), np.full_like(bias, value)])
+        depth = 1.0 / keras.tree.flatten(net.predict(image, verbose=0))[0][..., 0]
+        assert recipe.at_depth_limits(depth, (0.01, 100.0)) == fraction, value
 
 
 def test_depth_slope_is_the_exponent_of_a_power_law_prediction(recipe):
