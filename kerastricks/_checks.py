@@ -16,6 +16,7 @@ __all__ = [
     "check_number",
     "check_int",
     "check_rank",
+    "check_same_shape",
     "check_keys",
     "check_batch_sizes",
     "shorten",
@@ -111,6 +112,23 @@ def check_rank(name: str, shape, ranks, layout: str = ""):
         expected = " or ".join(str(r) for r in ranks)
         hint = f" ({layout})" if layout else ""
         fail(f"`{name}` must have rank {expected}{hint}.", f"{name}.shape", _shape(shape))
+    return shape
+
+
+def check_same_shape(name: str, shape, like: str, like_shape, alternative: str = ""):
+    """Raises `ValueError` unless `shape` has the rank of `like_shape` and the same size on
+    every axis where both are known (`None`: unknown, matches any size). `alternative`
+    ends the message with the other shape accepted, as ", or that shape with ...".
+    """
+    same = len(shape) == len(like_shape) and all(
+        a is None or b is None or a == b for a, b in zip(_shape(shape), _shape(like_shape))
+    )
+    if not same:
+        fail(
+            f"`{name}` must have the shape of `{like}` {_shape(like_shape)}{alternative}.",
+            f"{name}.shape",
+            _shape(shape),
+        )
     return shape
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from kerastricks._checks import check_choice, check_keys, fail, shorten
+from kerastricks._checks import check_choice, check_keys, check_same_shape, fail, shorten
 
 
 def test_check_keys_lists_missing_and_unknown():
@@ -56,3 +56,17 @@ def test_shorten_leaves_tensors_and_arrays_to_their_repr():
     assert shorten(symbolic) == repr(symbolic)
     assert shorten(np.arange(3)) == "array([0, 1, 2])"
     assert shorten(iter(range(10))) == "[0, 1, 2, 3, 4, 5, 6, 7, ... and 2 more]"
+
+
+def test_check_same_shape_matches_unknown_sizes_and_names_both_shapes():
+    assert check_same_shape("mask", (None, 4, 6), "errors", (2, 4, None)) == (None, 4, 6)
+    message = (
+        r"`mask` must have the shape of `errors` \(2, 4, 6\), or that shape with a last "
+        r"axis of 1. Received: mask.shape=\(2, 4, 5\)"
+    )
+    with pytest.raises(ValueError, match=message):
+        check_same_shape(
+            "mask", (2, 4, 5), "errors", (2, 4, 6), ", or that shape with a last axis of 1"
+        )
+    with pytest.raises(ValueError, match="Received: mask.shape=\\(2, 4\\)"):
+        check_same_shape("mask", (2, 4), "errors", (2, 4, None))  # another rank

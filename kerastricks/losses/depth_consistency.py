@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from kerastricks._checks import fail
+from kerastricks._checks import check_same_shape
 from kerastricks.losses.masked_reconstruction import masked_reconstruction
 
 __all__ = ["depth_consistency", "depth_difference"]
@@ -44,12 +44,7 @@ def depth_difference(projected_depth, sampled_depth):
     """
     projected = ops.convert_to_tensor(projected_depth)
     sampled = ops.cast(ops.convert_to_tensor(sampled_depth), projected.dtype)
-    if tuple(projected.shape) != tuple(sampled.shape):
-        fail(
-            f"`sampled_depth` must have the shape of `projected_depth` {tuple(projected.shape)}.",
-            "sampled_depth.shape",
-            tuple(sampled.shape),
-        )
+    check_same_shape("sampled_depth", sampled.shape, "projected_depth", projected.shape)
     total = projected + sampled
     safe = ops.where(total > 0, total, ops.ones_like(total))
     return ops.where(total > 0, ops.abs(projected - sampled) / safe, ops.zeros_like(total))

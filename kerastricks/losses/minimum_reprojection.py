@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from kerastricks._checks import check_rank, fail
+from kerastricks._checks import check_rank, check_same_shape
 
 __all__ = ["minimum_reprojection"]
 
@@ -61,27 +61,15 @@ def minimum_reprojection(errors, mask=None, identity_errors=None):
         mask = ops.convert_to_tensor(mask)
         if len(mask.shape) == 5:
             mask = ops.squeeze(mask, -1)
-        _check_like("mask", mask, errors)
+        check_same_shape("mask", mask.shape, "errors", errors.shape)
         valid = mask > 0
     candidates = ops.where(valid, errors, ops.full_like(errors, _INVALID))
     minimum = ops.min(candidates, axis=1)
     keep = ops.any(valid, axis=1)
     if identity_errors is not None:
         identity_errors = ops.cast(ops.convert_to_tensor(identity_errors), errors.dtype)
-        _check_like("identity_errors", identity_errors, errors)
+        check_same_shape("identity_errors", identity_errors.shape, "errors", errors.shape)
         keep = keep & (minimum < ops.min(identity_errors, axis=1))
     keep = ops.cast(keep, errors.dtype)
     total = ops.sum(ops.where(keep > 0, minimum, ops.zeros_like(minimum)), axis=(1, 2))
     return total / ops.maximum(ops.sum(keep, axis=(1, 2)), 1.0)
-
-
-def _check_like(name, tensor, errors):
-    if len(tensor.shape) != 4 or any(
-        a is not None and b is not None and a != b
-        for a, b in zip(tensor.shape, errors.shape, strict=True)
-    ):
-        fail(
-            f"`{name}` must have the shape of `errors` {tuple(errors.shape)}.",
-            f"{name}.shape",
-            tuple(tensor.shape),
-        )

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from kerastricks._checks import check_number, fail
+from kerastricks._checks import check_number, check_same_shape, fail
 
 __all__ = ["trimmed_mean"]
 
@@ -67,12 +67,8 @@ def trimmed_mean(errors, mask=None, fraction=0.2):
         mask = ops.cast(ops.convert_to_tensor(mask), errors.dtype)
         if len(mask.shape) == len(errors.shape) + 1 and mask.shape[-1] == 1:
             mask = ops.squeeze(mask, -1)
-        if tuple(mask.shape[1:]) != tuple(errors.shape[1:]):
-            fail(
-                "`mask` must have the shape of `errors`, or that shape with a last axis of 1.",
-                "mask.shape",
-                tuple(mask.shape),
-            )
+        alternative = ", or that shape with a last axis of 1"
+        check_same_shape("mask", mask.shape, "errors", errors.shape, alternative)
         weights = ops.reshape(mask, (batch, -1))
     valid = weights > 0
     # Invalid pixels rank last; the threshold is the largest kept error of each sample.
