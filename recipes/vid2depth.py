@@ -400,14 +400,14 @@ class Vid2Depth(keras.Model):
             stride = max(1, self.icp["stride"] >> scale)
             cloud = kt.geometry.depth_to_point_cloud(target_depth, k, stride)
             source_cloud = kt.geometry.depth_to_point_cloud(gather(depth, sources), k, stride)
+            moved = move_points(cloud, pose)
             if self.icp["normalize"]:  # in units of the mean depth: scale-free
-                unit = ops.stop_gradient(ops.mean(target_depth, axis=(1, 2, 3)))
-                cloud = cloud / unit[:, None, None]
-                source_cloud = source_cloud / unit[:, None, None]
+                unit = ops.stop_gradient(ops.mean(target_depth, axis=(1, 2, 3)))[:, None, None]
+                moved, source_cloud = moved / unit, source_cloud / unit
             icp = ops.mean(
                 kt.losses.icp_alignment(
                     source_cloud,
-                    move_points(cloud, pose),
+                    moved,
                     iterations=self.icp["iterations"],
                     num_samples=self.icp["points"],
                 )

@@ -222,6 +222,29 @@ def test_no_pose_batch_norm_builds_sfmlearners_pose_network(recipe):
     assert "BatchNormalization" not in kinds(["--no-pose-batch-norm"])
 
 
+def test_icp_normalize_is_blind_to_the_scale_of_depth_and_translation(recipe):
+    # Depth is known up to scale: with --icp-normalize the 3-D loss of every depth times
+    # c, with every translation times c, is the same (the clouds and the translation in
+    # units of the mean depth); without it, the paper's loss grows with c (its residuals
+    # and translation are in the network's depth unit).
+    data = kt.datasets.synthetic_driving(1, 4, (16, 48), seed=1)
+    frames = data["images"][:2]
+    depth = np.maximum(data["depth"][:2], 1.0)  # the sky (0) at 1 m: a cloud without holes
+    k = data["intrinsics"][:2]
+
+    def icp(normalize, c):
+        args = recipe.build_parser().parse_args(["--image-size", "16", "48", "--icp-stride", "2"])
+        args.icp_normalize, args.jit_compile = normalize, False
+        model = recipe.build_model(args, tf.distribute.get_strategy())
+        poses = data["poses"][:2].copy()
+        poses[..., :3, 3] *= c
+        return float(model.scale_losses(frames, c * depth, [poses[:, 0], poses[:, 1]], k, 0)[1])
+
+    assert icp(True, 1.0) > 0.0
+    assert icp(True, 7.0) == pytest.approx(icp(True, 1.0), rel=1e-4)
+    assert icp(False, 7.0) > 2.0 * icp(False, 1.0)
+
+
 def test_trim_averages_each_warp_without_its_worst_pixels(recipe):
     # The recipe's photometric term with --trim 0.25 at the true depth and poses (one
     # scale), against the four warps written out here and a NumPy trimmed mean: sort each
