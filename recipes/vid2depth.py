@@ -537,8 +537,9 @@ def at_depth_limits(depth, depth_range, margin=1.05):
 
     The scale of monocular depth is free, and it drifts: a network whose scale has sunk
     to the range's floor pins its near pixels there, and the median scaling of the
-    evaluation cannot bring them back (docs/vid2depth.md, row 46). Above a percent or so,
-    widen `--depth-range` or raise `--pose-scale`.
+    evaluation cannot bring them back (docs/vid2depth.md, row 46). It happened with
+    `--no-pose-batch-norm`; a wider `--depth-range` only let the scale sink further, and
+    `--pose-scale` did not change the translations the network learns (rows 46-47).
     """
     low, high = depth_range
     return float(np.mean((depth <= low * margin) | (depth >= high / margin)))
@@ -1202,7 +1203,7 @@ def train_variants(model, args, strategy, train, test, output, truth=None):
             print(
                 f"{name}: {rows[name]['at_depth_limits']:.1%} of the held-out pixels' depths "
                 f"sit at --depth-range's ends {args.depth_range}: the network's scale drifted "
-                "there; widen --depth-range or raise --pose-scale (docs/vid2depth.md, row 46)",
+                "there, and their depth learns nothing more (docs/vid2depth.md, rows 46-47)",
                 file=sys.stderr,
             )
         scores = ", ".join(f"{key} {value:.4g}" for key, value in rows[name].items())
