@@ -1203,7 +1203,8 @@ def train_variants(model, args, strategy, train, test, output, truth=None):
             print(
                 f"{name}: {rows[name]['at_depth_limits']:.1%} of the held-out pixels' depths "
                 f"sit at --depth-range's ends {args.depth_range}: the network's scale drifted "
-                "there, and their depth learns nothing more (docs/vid2depth.md, rows 46-47)",
+                "there, where the disparity's sigmoid passes no gradient (docs/vid2depth.md, "
+                "rows 46-47)",
                 file=sys.stderr,
             )
         scores = ", ".join(f"{key} {value:.4g}" for key, value in rows[name].items())
