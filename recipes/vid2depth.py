@@ -77,12 +77,19 @@ FRAME_STEPS = (1, 2)
 # --- Models ------------------------------------------------------------------------------
 
 
-def conv(x, filters, kernel=3, strides=1, batch_norm=True):
-    """Convolution, batch normalisation, ReLU (vid2depth has no batch normalisation; with it
-    both networks learn in the few hundred steps a CPU affords). `batch_norm=False`:
-    convolution with biases, then ReLU."""
-    x = layers.Conv2D(filters, kernel, strides, padding="same", use_bias=not batch_norm)(x)
-    return layers.ReLU()(layers.BatchNormalization()(x) if batch_norm else x)
+def conv(x, filters, kernel=3, strides=1, norm="batch"):
+    """Convolution, normalisation, ReLU. `norm`: "batch" (vid2depth has no batch
+    normalisation; with it both networks learn in the few hundred steps a CPU affords),
+    "group" (`GroupNormalization` of 8 groups: per example, so a pose does not depend on
+    the other windows of its batch) or "none" (convolution with biases, then ReLU)."""
+    x = layers.Conv2D(filters, kernel, strides, padding="same", use_bias=norm == "none")(x)
+    if norm == "batch":
+        x = layers.BatchNormalization()(x)
+    elif norm == "group":
+        x = layers.GroupNormalization(groups=8)(x)
+    elif norm != "none":
+        raise ValueError(f'norm must be "batch", "group" or "none", got {norm!r}')
+    return layers.ReLU()(x)
 
 
 def disparity_network(
@@ -128,18 +135,18 @@ def disparity_network(
     return keras.Model(image, disparities[::-1], name="disparity_net")
 
 
-def pose_network(height, width, base=16, scale=0.01, batch_norm=True):
+def pose_network(height, width, base=16, scale=0.01, norm="batch"):
     """Strided convolutions on the stacked window; a 6-DoF pose per source frame.
 
     Output `[B, 2, 6]` = `(tx, ty, tz, rx, ry, rz)` mapping the middle (target) frame into
     frames t-1 and t+1; multiplied by `scale` at the output (0.01 in SfMLearner).
-    `batch_norm=False`: convolutions with biases and ReLU only, as SfMLearner's pose
-    network (docs/vid2depth.md, row 45).
+    `norm`: as `conv`'s; "none" is SfMLearner's pose network (docs/vid2depth.md, rows
+    45-49).
     """
     frames = keras.Input((height, width, 9), name="frames")
     x = frames
     for level, filters in enumerate([base, 2 * base, 4 * base, 8 * base, 8 * base, 8 * base]):
-        x = conv(x, filters, (7, 5, 3, 3, 3, 3)[level], strides=2, batch_norm=batch_norm)
+        x = conv(x, filters, (7, 5, 3, 3, 3, 3)[level], strides=2, norm=norm)
     x = layers.GlobalAveragePooling2D()(layers.Conv2D(12, 1)(x))
     x = layers.Rescaling(scale)(x)
     return keras.Model(frames, layers.Reshape((2, 6), name="poses")(x), name="pose_net")
@@ -538,7 +545,7 @@ def at_depth_limits(depth, depth_range, margin=1.05):
     The scale of monocular depth is free, and it drifts: a network whose scale has sunk
     to the range's floor pins its near pixels there, and the median scaling of the
     evaluation cannot bring them back (docs/vid2depth.md, row 46). It happened with
-    `--no-pose-batch-norm`; a wider `--depth-range` only let the scale sink further, and
+    `--pose-norm none`; a wider `--depth-range` only let the scale sink further, and
     `--pose-scale` did not change the translations the network learns (rows 46-47).
     """
     low, high = depth_range
@@ -1015,10 +1022,10 @@ def build_parser():
         help="with --min-reprojection: ignore pixels the unwarped neighbours explain better",
     )
     parser.add_argument(
-        "--pose-batch-norm",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="batch normalisation in the pose network (--no-pose-batch-norm: SfMLearner's)",
+        "--pose-norm",
+        choices=("batch", "group", "none"),
+        default="batch",
+        help="normalisation in the pose network's convolutions (none: SfMLearner's)",
     )
     parser.add_argument(
         "--trim",
@@ -1141,7 +1148,7 @@ def build_model(args, strategy):
             disparity_network(
                 height, width, args.width, args.scales, args.depth_range, args.spacing
             ),
-            pose_network(height, width, args.width, args.pose_scale, args.pose_batch_norm),
+            pose_network(height, width, args.width, args.pose_scale, args.pose_norm),
             icp,
             options,
             name="vid2depth",

@@ -211,7 +211,7 @@ def test_flags_that_need_another_flag_or_not_it_are_refused(recipe, flags):
         recipe.main(["--quick", *flags])
 
 
-def test_no_pose_batch_norm_builds_sfmlearners_pose_network(recipe):
+def test_pose_norm_chooses_the_pose_networks_normalisation(recipe):
     def kinds(argv):
         args = recipe.build_parser().parse_args(["--image-size", "16", "48", *argv])
         args.jit_compile = False
@@ -219,7 +219,28 @@ def test_no_pose_batch_norm_builds_sfmlearners_pose_network(recipe):
         return {type(layer).__name__ for layer in model.pose_net.layers}
 
     assert "BatchNormalization" in kinds([])
-    assert "BatchNormalization" not in kinds(["--no-pose-batch-norm"])
+    assert {"BatchNormalization", "GroupNormalization"}.isdisjoint(kinds(["--pose-norm", "none"]))
+    group = kinds(["--pose-norm", "group"])
+    assert "GroupNormalization" in group and "BatchNormalization" not in group
+
+
+def test_group_normalised_pose_of_a_window_ignores_the_rest_of_its_batch(recipe):
+    # In training, batch normalisation mixes the windows of a batch: one window's pose
+    # changes with its neighbours. Group normalisation is per example: it must not.
+    windows = np.random.default_rng(0).uniform(size=(4, 32, 64, 9)).astype("float32")
+
+    def first_pose(norm, batch):
+        keras.utils.set_random_seed(0)
+        net = recipe.pose_network(32, 64, base=8, norm=norm)
+        return net(batch, training=True).numpy()[0]
+
+    other = np.concatenate([windows[:1], windows[1:][::-1] * 0.5])
+    np.testing.assert_allclose(
+        first_pose("group", windows), first_pose("group", other), rtol=1e-5, atol=1e-7
+    )
+    assert np.abs(first_pose("batch", windows) - first_pose("batch", other)).max() > 1e-5
+    with pytest.raises(ValueError, match="norm must be"):
+        recipe.pose_network(32, 64, norm="layer")
 
 
 def test_icp_normalize_is_blind_to_the_scale_of_depth_and_translation(recipe):
