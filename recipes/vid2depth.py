@@ -1028,6 +1028,14 @@ def build_parser():
         help="normalisation in the pose network's convolutions (none: SfMLearner's)",
     )
     parser.add_argument(
+        "--pose-lr-multiplier",
+        metavar="M",
+        type=float,
+        default=1.0,
+        help="the pose network trains at M times the learning rate "
+        "(kt.optimizers.LearningRateMultiplier; default 1)",
+    )
+    parser.add_argument(
         "--trim",
         metavar="FRACTION",
         type=float,
@@ -1075,6 +1083,8 @@ def build_parser():
             return "--automask needs --min-reprojection"
         if not 0.0 <= args.trim < 1.0:
             return "--trim is a fraction of the pixels, at least 0 and below 1"
+        if not args.pose_lr_multiplier > 0:
+            return "--pose-lr-multiplier must be above 0"
         if args.trim and args.min_reprojection:
             return "--trim applies to vid2depth's four warps, not --min-reprojection"
         if args.consistency_weight and args.min_reprojection:
@@ -1156,7 +1166,11 @@ def build_model(args, strategy):
         schedule = keras.optimizers.schedules.CosineDecay(
             args.learning_rate, args.epochs * args.steps_per_epoch, alpha=0.05
         )
-        model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=False)
+        optimizer = keras.optimizers.Adam(schedule)
+        if args.pose_lr_multiplier != 1:  # the pose network's steps scaled (rows 50-51)
+            keys = kt.optimizers.expand_multipliers(model, {"pose_net": args.pose_lr_multiplier})
+            optimizer = kt.optimizers.LearningRateMultiplier(optimizer, keys)
+        model.compile(optimizer=optimizer, jit_compile=False)
         # Built now: on one device Keras builds it inside the first traced step, and a
         # tf.function that creates variables is traced twice (first step 23 s -> 13 s of CPU).
         model.optimizer.build(model.trainable_variables)

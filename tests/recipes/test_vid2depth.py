@@ -204,6 +204,7 @@ def test_icp_is_computed_only_when_a_variant_weights_it(recipe):
         ["--min-reprojection", "--consistency-weight", "0.5"],
         ["--min-reprojection", "--trim", "0.2"],
         ["--trim", "1"],
+        ["--pose-lr-multiplier", "0"],
     ],
 )
 def test_flags_that_need_another_flag_or_not_it_are_refused(recipe, flags):
@@ -222,6 +223,24 @@ def test_pose_norm_chooses_the_pose_networks_normalisation(recipe):
     assert {"BatchNormalization", "GroupNormalization"}.isdisjoint(kinds(["--pose-norm", "none"]))
     group = kinds(["--pose-norm", "group"])
     assert "GroupNormalization" in group and "BatchNormalization" not in group
+
+
+def test_pose_lr_multiplier_scales_the_pose_networks_first_adam_step(recipe):
+    # Adam's first step with a gradient of ones moves every weight by the learning rate
+    # (m_hat = v_hat = 1): lr for the disparity network, M * lr for the pose network.
+    args = recipe.build_parser().parse_args(
+        ["--image-size", "16", "48", "--pose-lr-multiplier", "4", "--learning-rate", "0.01"]
+    )
+    args.jit_compile = False
+    model = recipe.build_model(args, tf.distribute.get_strategy())
+    before = [variable.numpy() for variable in model.trainable_variables]
+    model.optimizer.apply_gradients(
+        [(tf.ones_like(variable), variable) for variable in model.trainable_variables]
+    )
+    pose = {id(variable) for variable in model.pose_net.trainable_variables}
+    for variable, old in zip(model.trainable_variables, before, strict=True):
+        expected = 0.04 if id(variable) in pose else 0.01
+        np.testing.assert_allclose(old - variable.numpy(), expected, rtol=1e-4)
 
 
 def test_group_normalised_pose_of_a_window_ignores_the_rest_of_its_batch(recipe):
