@@ -30,7 +30,8 @@ Cityscapes, ...), and `--eval-images LIST --eval-depth NPY` to score depth on yo
 truth (docs/vid2depth.md, "Your own data"). Monodepth2's options (`--upsample`,
 `--min-reprojection`, `--automask`; `--mirror`, on by default), SC-SfMLearner's
 `--consistency-weight`, a photometric loss without each warp's worst pixels (`--trim`),
-the training windows' `--frame-steps` (steps 1 and 2 by default), the disparity's
+the pose network's normalisation and learning rate (`--pose-norm`,
+`--pose-lr-multiplier`), the training windows' `--frame-steps` (steps 1 and 2 by default), the disparity's
 `--depth-range` and `--spacing`, and the oracles that replace one network by the ground
 truth (`--oracle-pose`, `--oracle-depth`) are flags; docs/vid2depth.md has what each
 measured.
