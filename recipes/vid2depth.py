@@ -31,10 +31,10 @@ truth (docs/vid2depth.md, "Your own data"). Monodepth2's options (`--upsample`,
 `--min-reprojection`, `--automask`; `--mirror`, on by default), SC-SfMLearner's
 `--consistency-weight`, a photometric loss without each warp's worst pixels (`--trim`),
 the pose network's normalisation and learning rate (`--pose-norm`,
-`--pose-lr-multiplier`), the training windows' `--frame-steps` (steps 1 and 2 by default), the disparity's
-`--depth-range` and `--spacing`, and the oracles that replace one network by the ground
-truth (`--oracle-pose`, `--oracle-depth`) are flags; docs/vid2depth.md has what each
-measured.
+`--pose-lr-multiplier`), the training windows' `--frame-steps` (steps 1 and 2 by
+default), the disparity's `--depth-range` and `--spacing`, and the oracles that replace
+one network by the ground truth (`--oracle-pose`, `--oracle-depth`) are flags;
+docs/vid2depth.md has what each measured.
 Time on a laptop CPU: see docs/vid2depth.md (the full run was measured on a shared 2-core
 machine).
 """
@@ -142,7 +142,7 @@ def pose_network(height, width, base=16, scale=0.01, norm="batch"):
     Output `[B, 2, 6]` = `(tx, ty, tz, rx, ry, rz)` mapping the middle (target) frame into
     frames t-1 and t+1; multiplied by `scale` at the output (0.01 in SfMLearner).
     `norm`: as `conv`'s; "none" is SfMLearner's pose network (docs/vid2depth.md, rows
-    45-49).
+    45-51).
     """
     frames = keras.Input((height, width, 9), name="frames")
     x = frames
@@ -1084,6 +1084,8 @@ def build_parser():
             return "--automask needs --min-reprojection"
         if not 0.0 <= args.trim < 1.0:
             return "--trim is a fraction of the pixels, at least 0 and below 1"
+        if args.pose_norm == "group" and args.width % 8:
+            return "--pose-norm group needs a --width divisible by 8 (its 8 groups)"
         if not args.pose_lr_multiplier > 0:
             return "--pose-lr-multiplier must be above 0"
         if args.trim and args.min_reprojection:

@@ -205,6 +205,7 @@ def test_icp_is_computed_only_when_a_variant_weights_it(recipe):
         ["--min-reprojection", "--trim", "0.2"],
         ["--trim", "1"],
         ["--pose-lr-multiplier", "0"],
+        ["--pose-norm", "group", "--width", "12"],
     ],
 )
 def test_flags_that_need_another_flag_or_not_it_are_refused(recipe, flags):
