@@ -16,7 +16,8 @@ def tensorboard_callbacks(log_dir, run: str) -> list:
     the logs per epoch, which includes `MultiTaskModel`'s per-task sigmas and weights),
     and, for a model compiled with `kt.optimizers.LearningRateMultiplier`, the effective
     learning rate of every trainable variable per epoch as `learning_rate/VARIABLE_PATH`
-    (from `effective_learning_rates`). A `TrainingDoctor` writes its findings and probe
+    (from `effective_learning_rates`; also under `mixed_float16`, where compiling wraps it
+    in Keras's `LossScaleOptimizer`). A `TrainingDoctor` writes its findings and probe
     numbers there too when given `log_dir=Path(log_dir) / run`.
 
     Args:
@@ -36,6 +37,7 @@ def tensorboard_callbacks(log_dir, run: str) -> list:
         return []
     import keras
 
+    from kerastricks.callbacks._state import unscaled_optimizer
     from kerastricks.optimizers import LearningRateMultiplier
 
     folder = Path(log_dir) / run
@@ -43,7 +45,9 @@ def tensorboard_callbacks(log_dir, run: str) -> list:
     class EffectiveLearningRates(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.writer = None
-            if isinstance(self.model.optimizer, LearningRateMultiplier):
+            # Under mixed_float16, compile wraps it in Keras's LossScaleOptimizer.
+            self.optimizer = unscaled_optimizer(self.model.optimizer)
+            if isinstance(self.optimizer, LearningRateMultiplier):
                 import tensorflow as tf
 
                 self.writer = tf.summary.create_file_writer(str(folder / "learning_rates"))
@@ -53,7 +57,7 @@ def tensorboard_callbacks(log_dir, run: str) -> list:
                 return
             import tensorflow as tf
 
-            rates = self.model.optimizer.effective_learning_rates(self.model)
+            rates = self.optimizer.effective_learning_rates(self.model)
             with self.writer.as_default():
                 for path, rate in rates.items():
                     tf.summary.scalar(f"learning_rate/{path}", rate, step=epoch)

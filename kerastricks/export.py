@@ -90,12 +90,25 @@ def export_saved_model(model: keras.Model, path, outputs=None, verbose: bool = F
 
 
 def check_saved_model(
-    model: keras.Model, path, sample, outputs=None, atol: float = 1e-6, rtol: float = 1e-6
+    model: keras.Model,
+    path,
+    sample,
+    outputs=None,
+    atol: float | None = None,
+    rtol: float | None = None,
 ) -> dict:
     """Reloads a SavedModel with `tf.saved_model.load` and compares it with `model`.
 
     Feeds `sample` to the `serving_default` signature and to `model(sample,
     training=False)`, and compares every served output (in float32).
+
+    The default tolerance follows the least precise float dtype the model computes in
+    (its layers' `compute_dtype`): `1e-6` in float32; two steps of the dtype at
+    magnitude 1 in reduced precision, `2**-9` for float16 and `2**-6` for bfloat16, for
+    both `atol` and `rtol`. The served graph runs the same operations as the eager model,
+    but its kernels may round differently: in float32 the outputs agree to the last
+    digits, in `mixed_float16` they may differ by a float16 step or two (seen on CPUs with
+    native float16 arithmetic), which is rounding, not a different model.
 
     Args:
         model: the Keras model that was exported.
@@ -104,8 +117,9 @@ def check_saved_model(
             order of `model.inputs`.
         outputs: the served output names, as given to `export_saved_model`. Defaults to
             `None` (every output).
-        atol: absolute tolerance. Defaults to `1e-6`.
-        rtol: relative tolerance. Defaults to `1e-6`.
+        atol: absolute tolerance. Defaults to `None`: by the model's compute dtype
+            (above).
+        rtol: relative tolerance. Defaults to `None`: by the model's compute dtype.
 
     Returns:
         `{output name: largest absolute difference}`.
@@ -124,8 +138,9 @@ def check_saved_model(
     >>> kt.export.check_saved_model(model, path, np.ones((4, 3), "float32"))
     {'logits': 0.0}
     """
-    atol = check_number("atol", atol, minimum=0.0)
-    rtol = check_number("rtol", rtol, minimum=0.0)
+    default = _default_tolerance(model)
+    atol = default if atol is None else check_number("atol", atol, minimum=0.0)
+    rtol = default if rtol is None else check_number("rtol", rtol, minimum=0.0)
     serving = ServingModel(model, outputs)
     feed = serving.name_inputs(sample)
     predictions = named(model(serving.pack_inputs(feed), training=False), serving.output_names)
@@ -180,6 +195,21 @@ def check_keras_round_trip(model: keras.Model, path, sample, atol: float = 0.0) 
     for index, (a, b) in enumerate(zip(after, before, strict=True)):
         _compare(f"output {index}", np.asarray(a), np.asarray(b), atol, 0.0)
     return loaded
+
+
+# Two steps (machine epsilons) at magnitude 1 of each reduced-precision float dtype:
+# float16 has 10 fraction bits (eps 2**-10), bfloat16 7 (eps 2**-7).
+REDUCED_PRECISION_TOLERANCE = {"float16": 2.0**-9, "bfloat16": 2.0**-6}
+
+
+def _default_tolerance(model: keras.Model) -> float:
+    """`check_saved_model`'s default tolerance for `model`: by its least precise dtype."""
+    dtypes, layers = set(), [model]
+    while layers:
+        layer = layers.pop()
+        dtypes.add(keras.backend.standardize_dtype(layer.compute_dtype))
+        layers.extend(getattr(layer, "layers", []))
+    return max((REDUCED_PRECISION_TOLERANCE.get(d, 1e-6) for d in dtypes), default=1e-6)
 
 
 def _serving_dtype(dtype):

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 import kerastricks as kt
+from tests.helpers import input_layer_names
 
 
 def two_input_model(seed=0):
@@ -74,14 +75,10 @@ def test_multi_task_model_with_kerastricks_layers(tmp_path, policy):
         model, x = multi_task_model()
         path = kt.export.export_saved_model(model, tmp_path / "sm")
         # Same computation in the same dtype: identical outputs in float32. In float16 the
-        # served graph's kernels may round differently from eager ones: on a CPU with
-        # native float16 (AVX512-FP16, AMX) the regression head differed by exactly one
-        # float16 step (2**-11 at 0.506, 2**-15 at 0.0332) and the softmax head by two
-        # (0.10095 -> 0.10107, 2 * 2**-14: a one-step logit difference through softmax,
-        # plus its own rounding). rtol = 2**-9, two float16 machine epsilons, admits that
-        # and nothing larger than rounding.
-        tolerance = {"atol": 0.0, "rtol": 2.0**-9} if policy == "mixed_float16" else {}
-        differences = kt.export.check_saved_model(model, path, x, **tolerance)
+        # served graph's kernels may round differently from eager ones (on a CPU with native
+        # float16 the regression head differed by one float16 step and the softmax head by
+        # two); check_saved_model's default tolerance for a float16 model admits that.
+        differences = kt.export.check_saved_model(model, path, x)
         if policy == "float32":
             assert differences == {"depth": 0.0, "label": 0.0}
         loaded_model = kt.export.check_keras_round_trip(model, tmp_path / "model.keras", x)
@@ -187,6 +184,42 @@ def test_integer_inputs_keep_their_dtype(tmp_path):
     assert kt.export.check_saved_model(model, path, ids) == {"score": 0.0}
 
 
+@pytest.mark.parametrize(
+    "policy, eps, tolerance",
+    [
+        ("float32", 2.0**-23, 1e-6),
+        ("mixed_float16", 2.0**-10, 2.0**-9),
+        ("mixed_bfloat16", 2.0**-7, 2.0**-6),
+    ],
+)
+def test_default_tolerance_follows_the_compute_dtype(tmp_path, policy, eps, tolerance):
+    # A unit weight and input 1 serve exactly 1.0. Moving the model's weight by k steps
+    # of its compute dtype at 1 (machine epsilon eps) makes its output 1 + k eps, exactly
+    # representable, against the SavedModel's 1.0: a difference of k eps, in closed form.
+    # allclose admits |difference| <= atol + rtol |1 + k eps|; with atol = rtol = tolerance
+    # (1e-6 in float32, two steps 2 eps in reduced precision) that holds up to k = 16.8 in
+    # float32 and k = 4 in reduced precision: k = 12 and 3 pass, k = 24 and 5 fail.
+    model = keras.Sequential(
+        [keras.Input((1,), name="x"), keras.layers.Dense(1, use_bias=False, name="y", dtype=policy)]
+    )
+    dense = model.get_layer("y")
+    dense.set_weights([np.ones((1, 1), "float32")])
+    path = kt.export.export_saved_model(model, tmp_path / "sm")
+    x = np.ones((1, 1), "float32")
+
+    def check_moved_by(steps, **tolerances):
+        dense.set_weights([np.full((1, 1), 1.0 + steps * eps, "float32")])
+        return kt.export.check_saved_model(model, path, x, **tolerances)
+
+    passing, failing = (12, 24) if policy == "float32" else (3, 5)
+    assert check_moved_by(passing) == {"y": passing * eps}
+    assert check_moved_by(failing, atol=tolerance, rtol=2 * tolerance) == {"y": failing * eps}
+    with pytest.raises(AssertionError, match=f"atol={tolerance}, rtol={tolerance}"):
+        check_moved_by(failing)
+    with pytest.raises(AssertionError, match=r"atol=0.0, rtol=0.0"):
+        check_moved_by(1, atol=0.0, rtol=0.0)
+
+
 def test_check_saved_model_catches_a_different_model(tmp_path):
     model = two_input_model()
     path = kt.export.export_saved_model(model, tmp_path / "sm")
@@ -235,7 +268,7 @@ def test_unnamed_sequential_input_keeps_its_name_through_a_keras_file(tmp_path):
     # A Sequential model's input tensor gets a fresh name in every process; the serving
     # signature uses its InputLayer's name, which the .keras file keeps.
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="logits")])
-    layer_name = model.inputs[0]._keras_history.operation.name
+    (layer_name,) = input_layer_names(model)
     assert layer_name.startswith("input_layer")
     x = np.random.default_rng(0).normal(size=(4, 3)).astype("float32")
     loaded = kt.export.check_keras_round_trip(model, tmp_path / "m.keras", x)

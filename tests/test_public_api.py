@@ -65,6 +65,7 @@ def framework_private_names() -> set:
         keras.callbacks.Callback(),
         keras.losses.MeanSquaredError(),
         keras.metrics.Mean(),
+        keras.Input((1,)),  # a symbolic tensor: `_keras_history` and the like
     ]
     return {n for o in objects for n in dir(o) if n.startswith("_") and not n.startswith("__")}
 
@@ -120,6 +121,19 @@ def test_no_private_framework_access_in_source():
             for line, text in private_accesses(path.read_text(), framework_private):
                 offenders.append(f"{path.relative_to(ROOT)}:{line}: {text}")
     assert not offenders, "private attributes accessed:\n" + "\n".join(offenders)
+
+
+def test_no_private_framework_access_in_tests():
+    # The tests may call kerastricks's own private helpers; not Keras's or TensorFlow's.
+    framework_private = framework_private_names()
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        if path.name == "test_public_api.py":  # the scan's own examples, in strings
+            continue
+        for line, text in private_accesses(path.read_text(), framework_private):
+            if any(name in text for name in framework_private):
+                offenders.append(f"{path.relative_to(ROOT)}:{line}: {text}")
+    assert not offenders, "private framework attributes accessed:\n" + "\n".join(offenders)
 
 
 def test_every_keras_object_is_registered():
