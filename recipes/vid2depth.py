@@ -237,7 +237,9 @@ class Vid2Depth(keras.Model):
     The loss weights and the principled-mask switch are non-trainable variables, not
     Python constants, so that one compiled step serves every ablation (`set_variant`).
     `options` hold what is fixed for a run: `upsample` (warp every scale's disparity at
-    the input resolution, Monodepth2), `minimum` (Monodepth2's per-pixel minimum
+    the input resolution, Monodepth2), `scale_disparity` (`"own"`: each scale's losses
+    use its own decoder head's disparity, vid2depth; `"finest"`: the finest disparity,
+    area-downsampled to the scale), `minimum` (Monodepth2's per-pixel minimum
     reprojection over the two neighbours instead of vid2depth's four averaged warps),
     `automask` (with `minimum`: drop pixels that the unwarped neighbours explain better),
     `consistency` (SC-SfMLearner's depth consistency and self-discovered mask) and `trim`
@@ -305,10 +307,15 @@ class Vid2Depth(keras.Model):
         terms = dict.fromkeys(("photometric", "smoothness", "icp", "consistency"), 0.0)
         flat = ops.reshape(images, (-1, height, width, 3))
         pyramid = flat
+        finest = ops.cast(disparities[0], "float32")
         for scale, disparity in enumerate(disparities):
             if scale:
                 pyramid = ops.average_pool(pyramid, 2, 2)
             disparity = ops.cast(disparity, "float32")
+            if scale and self.options["scale_disparity"] == "finest":
+                # The finest disparity area-downsampled: each coarse comparison's gradient
+                # reaches the finest head directly (docs/vid2depth.md, row 56).
+                disparity = ops.average_pool(finest, 2**scale, 2**scale)
             smoothness = kt.losses.depth_smoothness(pyramid, disparity, normalize=True)
             terms["smoothness"] += ops.mean(smoothness) / (2**scale)
             frames = pyramid
@@ -1011,6 +1018,13 @@ def build_parser():
         help="warp every scale's disparity upsampled to the input size (Monodepth2)",
     )
     parser.add_argument(
+        "--scale-disparity",
+        choices=("own", "finest"),
+        default="own",
+        help="the disparity each coarser scale's losses use: its own decoder head's "
+        "(vid2depth) or the finest one, area-downsampled (docs/vid2depth.md, row 56)",
+    )
+    parser.add_argument(
         "--min-reprojection",
         action=argparse.BooleanOptionalAction,
         default=False,
@@ -1149,6 +1163,7 @@ def build_model(args, strategy):
     icp = icp_settings(args)
     options = {
         "upsample": args.upsample,
+        "scale_disparity": args.scale_disparity,
         "minimum": args.min_reprojection,
         "automask": args.automask,
         "trim": args.trim,

@@ -314,6 +314,37 @@ def test_trim_averages_each_warp_without_its_worst_pixels(recipe):
     assert float(terms["photometric"]) == pytest.approx(np.mean(means), rel=1e-5)
 
 
+def test_scale_disparity_finest_compares_every_scale_with_the_finest_disparity(recipe):
+    # --scale-disparity finest: the coarser scale's losses use the finest disparity averaged
+    # over 2x2 blocks (a NumPy reshape-mean here), whatever the coarse head outputs. So its
+    # terms with a random coarse head equal vid2depth's own-head terms given that pooled
+    # map as the coarse head's output, and differ from them given the random map.
+    data = kt.datasets.synthetic_driving(1, 4, (16, 48), seed=2)
+    images, k = data["images"][:2], data["intrinsics"][:2]
+    rng = np.random.default_rng(0)
+    finest = rng.uniform(0.05, 0.5, (6, 16, 48, 1)).astype("float32")  # 2 windows x 3 frames
+    pooled = finest.reshape(6, 8, 2, 24, 2, 1).mean(axis=(2, 4))
+    other = rng.uniform(0.05, 0.5, (6, 8, 24, 1)).astype("float32")
+    poses = rng.normal(0.0, 0.01, (2, 2, 6)).astype("float32")
+    terms = {}
+    for choice in ("own", "finest"):
+        argv = ["--image-size", "16", "48", "--scales", "2", "--scale-disparity", choice]
+        args = recipe.build_parser().parse_args(argv)
+        args.jit_compile = False
+        model = recipe.build_model(args, tf.distribute.get_strategy())
+        model.set_variant(*recipe.variant_settings("all", args))
+        for name, coarse in (("other", other), ("pooled", pooled)):
+            _, found = model.loss_terms([finest, coarse, poses], images, k)
+            terms[choice, name] = {key: float(value) for key, value in found.items()}
+    for key in ("photometric", "smoothness", "icp"):
+        reference = terms["own", "pooled"][key]
+        assert terms["finest", "other"][key] == pytest.approx(reference, rel=1e-5), key
+        assert terms["finest", "pooled"][key] == pytest.approx(reference, rel=1e-5), key
+    assert terms["own", "other"]["photometric"] != pytest.approx(
+        terms["own", "pooled"]["photometric"], rel=1e-3
+    )
+
+
 def test_the_true_depths_of_a_street_are_consistent_across_its_frames(recipe):
     # The street's true depth of frame t, moved by the true pose into frame t-1, against
     # frame t-1's true depth sampled there: the same surface, so `depth_difference` ~ 0
