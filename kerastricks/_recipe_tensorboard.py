@@ -46,8 +46,8 @@ def tensorboard_callbacks(log_dir, run: str) -> list:
         def on_train_begin(self, logs=None):
             self.writer = None
             # Under mixed_float16, compile wraps it in Keras's LossScaleOptimizer.
-            self.optimizer = unscaled_optimizer(self.model.optimizer)
-            if isinstance(self.optimizer, LearningRateMultiplier):
+            self.multiplier = unscaled_optimizer(self.model.optimizer)
+            if isinstance(self.multiplier, LearningRateMultiplier):
                 import tensorflow as tf
 
                 self.writer = tf.summary.create_file_writer(str(folder / "learning_rates"))
@@ -57,7 +57,7 @@ def tensorboard_callbacks(log_dir, run: str) -> list:
                 return
             import tensorflow as tf
 
-            rates = self.optimizer.effective_learning_rates(self.model)
+            rates = self.multiplier.effective_learning_rates(self.model)
             with self.writer.as_default():
                 for path, rate in rates.items():
                     tf.summary.scalar(f"learning_rate/{path}", rate, step=epoch)
