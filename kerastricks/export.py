@@ -209,7 +209,7 @@ def _default_tolerance(model: keras.Model) -> float:
         layer = layers.pop()
         dtypes.add(keras.backend.standardize_dtype(layer.compute_dtype))
         layers.extend(getattr(layer, "layers", []))
-    return max((REDUCED_PRECISION_TOLERANCE.get(d, 1e-6) for d in dtypes), default=1e-6)
+    return max(REDUCED_PRECISION_TOLERANCE.get(d, 1e-6) for d in dtypes)
 
 
 def _serving_dtype(dtype):

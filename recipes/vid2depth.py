@@ -33,9 +33,8 @@ truth (docs/vid2depth.md, "Your own data"). Monodepth2's options (`--upsample`,
 the pose network's normalisation and learning rate (`--pose-norm`,
 `--pose-lr-multiplier`), the training windows' `--frame-steps` (steps 1 and 2 by
 default), the disparity's `--depth-range` and `--spacing`, the coarse scales'
-`--scale-disparity`, and the oracles that replace
-one network by the ground truth (`--oracle-pose`, `--oracle-depth`) are flags;
-docs/vid2depth.md has what each measured.
+`--scale-disparity`, and the oracles that replace one network by the ground truth
+(`--oracle-pose`, `--oracle-depth`) are flags; docs/vid2depth.md has what each measured.
 Time on a laptop CPU: see docs/vid2depth.md (the full run was measured on a shared 2-core
 machine).
 """
@@ -308,7 +307,6 @@ class Vid2Depth(keras.Model):
         terms = dict.fromkeys(("photometric", "smoothness", "icp", "consistency"), 0.0)
         flat = ops.reshape(images, (-1, height, width, 3))
         pyramid = flat
-        finest = ops.cast(disparities[0], "float32")
         for scale, disparity in enumerate(disparities):
             if scale:
                 pyramid = ops.average_pool(pyramid, 2, 2)
@@ -316,6 +314,7 @@ class Vid2Depth(keras.Model):
             if scale and self.options["scale_disparity"] == "finest":
                 # The finest disparity area-downsampled: each coarse comparison's gradient
                 # reaches the finest head directly (docs/vid2depth.md, row 56).
+                finest = ops.cast(disparities[0], "float32")
                 disparity = ops.average_pool(finest, 2**scale, 2**scale)
             smoothness = kt.losses.depth_smoothness(pyramid, disparity, normalize=True)
             terms["smoothness"] += ops.mean(smoothness) / (2**scale)

@@ -113,26 +113,27 @@ def test_private_access_scan_catches_what_it_should():
     assert sorted(line for line, _ in caught) == [1, 2, 3]
 
 
-def test_no_private_framework_access_in_source():
+def private_access_offenders(folders, framework_only: bool) -> list:
+    """`path:line: text` of each private access in the `.py` files under `folders`;
+    `framework_only`: only accesses that name a private attribute of a Keras object."""
     framework_private = framework_private_names()
     offenders = []
-    for folder in ("kerastricks", "recipes", "benchmarks"):
+    for folder in folders:
         for path in sorted((ROOT / folder).rglob("*.py")):
             for line, text in private_accesses(path.read_text(), framework_private):
-                offenders.append(f"{path.relative_to(ROOT)}:{line}: {text}")
+                if not framework_only or any(name in text for name in framework_private):
+                    offenders.append(f"{path.relative_to(ROOT)}:{line}: {text}")
+    return offenders
+
+
+def test_no_private_framework_access_in_source():
+    offenders = private_access_offenders(("kerastricks", "recipes", "benchmarks"), False)
     assert not offenders, "private attributes accessed:\n" + "\n".join(offenders)
 
 
 def test_no_private_framework_access_in_tests():
     # The tests may call kerastricks's own private helpers; not Keras's or TensorFlow's.
-    framework_private = framework_private_names()
-    offenders = []
-    for path in sorted((ROOT / "tests").rglob("*.py")):
-        if path.name == "test_public_api.py":  # the scan's own examples, in strings
-            continue
-        for line, text in private_accesses(path.read_text(), framework_private):
-            if any(name in text for name in framework_private):
-                offenders.append(f"{path.relative_to(ROOT)}:{line}: {text}")
+    offenders = private_access_offenders(("tests",), framework_only=True)
     assert not offenders, "private framework attributes accessed:\n" + "\n".join(offenders)
 
 
