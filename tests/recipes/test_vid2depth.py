@@ -244,6 +244,38 @@ def test_pose_lr_multiplier_scales_the_pose_networks_first_adam_step(recipe):
         np.testing.assert_allclose(old - variable.numpy(), expected, rtol=1e-4)
 
 
+def test_pose_refit_trains_a_fresh_pose_network_with_the_depth_frozen(recipe):
+    argv = ["--image-size", "16", "48", "--scales", "2", "--pose-refit-steps", "3"]
+    argv += ["--steps-per-epoch", "2"]
+    args = recipe.build_parser().parse_args(argv)
+    args.jit_compile = False
+    strategy = tf.distribute.get_strategy()
+    model = recipe.build_model(args, strategy)
+    data = kt.datasets.synthetic_driving(1, 4, (16, 48), seed=2)
+    dataset = recipe.training_dataset(recipe.training_inputs(data, args), 2, seed=0)
+    depth_before = [weight.numpy() for weight in model.disparity_net.weights]
+    pose_before = [weight.numpy() for weight in model.pose_net.weights]
+    keras.utils.set_random_seed(5)
+    start = recipe.pose_network(16, 48, args.width, args.pose_scale, norm="none")
+    keras.utils.set_random_seed(5)  # the refit's network starts from `start`'s weights
+    refit = recipe.refit_pose_network(model, args, strategy, dataset, "all")
+    # The depth is frozen: every weight, batch-norm statistics included, is as it was.
+    for before, after in zip(depth_before, model.disparity_net.weights, strict=True):
+        np.testing.assert_array_equal(before, after.numpy())
+    assert model.disparity_net.trainable  # trainable again for the next variant
+    # A new network, without normalisation, whose weights moved; the trained one untouched.
+    assert refit is not model.pose_net
+    kinds = {type(layer).__name__ for layer in refit.layers}
+    assert {"BatchNormalization", "GroupNormalization"}.isdisjoint(kinds)
+    for before, after in zip(pose_before, model.pose_net.weights, strict=True):
+        np.testing.assert_array_equal(before, after.numpy())
+    moved = [
+        not np.array_equal(a.numpy(), b.numpy())
+        for a, b in zip(start.weights, refit.weights, strict=True)
+    ]
+    assert all(moved), moved
+
+
 def test_group_normalised_pose_of_a_window_ignores_the_rest_of_its_batch(recipe):
     # In training, batch normalisation mixes the windows of a batch: one window's pose
     # changes with its neighbours. Group normalisation is per example: it must not.
