@@ -33,10 +33,10 @@ truth (docs/vid2depth.md, "Your own data"). Monodepth2's options (`--upsample`,
 the pose network's normalisation and learning rate (`--pose-norm`,
 `--pose-lr-multiplier`), the second pose network fitted on the frozen depth after training
 (`--pose-refit-steps`, 1,000 by default; 0 ships the jointly trained one), the training
-windows' `--frame-steps` (steps 1 and 2 by
-default), the disparity's `--depth-range` and `--spacing`, the coarse scales'
-`--scale-disparity`, and the oracles that replace one network by the ground truth
-(`--oracle-pose`, `--oracle-depth`) are flags; docs/vid2depth.md has what each measured.
+windows' `--frame-steps` (steps 1 and 2 by default), the disparity's `--depth-range` and
+`--spacing`, the coarse scales' `--scale-disparity`, and the oracles that replace one
+network by the ground truth (`--oracle-pose`, `--oracle-depth`) are flags;
+docs/vid2depth.md has what each measured.
 Time on a laptop CPU: see docs/vid2depth.md (the full run was measured on a shared 2-core
 machine).
 """
