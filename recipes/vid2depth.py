@@ -1247,6 +1247,9 @@ def refit_pose_network(model, args, strategy, dataset, name):
             refit.optimizer.build(refit.trainable_variables)
         for switch, variable in model.switches.items():  # the variant's loss weights
             refit.switches[switch].assign(variable)
+        # The same losses of the same shapes: the joint training's compiled function (its
+        # switches hold the same weights), not a second XLA compilation of them.
+        refit.compiled_terms = model.compiled_terms
         print(f"{name}: the pose network refitted on the frozen depth", flush=True)
         refit.fit(  # its EMA weights are swapped in at the end of fit
             dataset,
