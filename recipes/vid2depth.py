@@ -127,13 +127,18 @@ def disparity_network(
             parts.append(layers.UpSampling2D(2, interpolation="bilinear")(disparity))
         x = conv(layers.Concatenate()(parts), filters)
         if level < num_scales:
-            disparity = layers.Conv2D(1, 3, padding="same", activation="sigmoid")(x)
+            # The heads in float32 under mixed precision (Keras's advice for outputs): a
+            # float16 disparity near 100 has steps of 0.0625.
+            head = layers.Conv2D(1, 3, padding="same", activation="sigmoid", dtype="float32")
+            disparity = head(x)
             name = f"disparity_{level}"
             if spacing == "log":
-                disparity = layers.Rescaling(high - low, offset=low)(disparity)
-                disparity = layers.Activation("exponential", name=name)(disparity)
+                disparity = layers.Rescaling(high - low, offset=low, dtype="float32")(disparity)
+                disparity = layers.Activation("exponential", name=name, dtype="float32")(disparity)
             else:
-                disparity = layers.Rescaling(high - low, offset=low, name=name)(disparity)
+                disparity = layers.Rescaling(high - low, offset=low, name=name, dtype="float32")(
+                    disparity
+                )
             disparities.append(disparity)
     return keras.Model(image, disparities[::-1], name="disparity_net")
 

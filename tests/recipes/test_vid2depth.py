@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras import layers
 
 import kerastricks as kt
 from tests.helpers import (
@@ -274,6 +275,20 @@ def test_pose_refit_trains_a_fresh_pose_network_with_the_depth_frozen(recipe):
         for a, b in zip(start.weights, refit.weights, strict=True)
     ]
     assert all(moved), moved
+
+
+@pytest.mark.parametrize("spacing", ["linear", "log"])
+def test_disparity_heads_are_float32_under_mixed_precision(recipe, spacing):
+    # In float16 a disparity near 100 (depth 0.01) has steps of 0.0625: the SavedModel of a
+    # `--mixed-precision` run differed from the model by 3 steps and failed its export check.
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        net = recipe.disparity_network(16, 48, base=8, num_scales=2, spacing=spacing)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert [output.dtype for output in net.outputs] == ["float32", "float32"]
+    body = {layer.compute_dtype for layer in net.layers if isinstance(layer, layers.Conv2D)}
+    assert body == {"float16", "float32"}  # the encoder and decoder stay in float16
 
 
 def test_group_normalised_pose_of_a_window_ignores_the_rest_of_its_batch(recipe):
