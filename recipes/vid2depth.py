@@ -1174,6 +1174,13 @@ def icp_settings(args):
     }
 
 
+def cosine_adam(args, steps, **options):
+    """Adam at `--learning-rate`, decayed to 5 % over `steps` by a cosine; `options` go to
+    `keras.optimizers.Adam`."""
+    schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps, alpha=0.05)
+    return keras.optimizers.Adam(schedule, **options)
+
+
 def build_model(args, strategy):
     height, width = args.image_size
     icp = icp_settings(args)
@@ -1197,10 +1204,7 @@ def build_model(args, strategy):
             options,
             name="vid2depth",
         )
-        schedule = keras.optimizers.schedules.CosineDecay(
-            args.learning_rate, args.epochs * args.steps_per_epoch, alpha=0.05
-        )
-        optimizer = keras.optimizers.Adam(schedule)
+        optimizer = cosine_adam(args, args.epochs * args.steps_per_epoch)
         if args.pose_lr_multiplier != 1:  # the pose network's steps scaled (rows 50-51)
             keys = kt.optimizers.expand_multipliers(model, {"pose_net": args.pose_lr_multiplier})
             optimizer = kt.optimizers.LearningRateMultiplier(optimizer, keys)
@@ -1246,8 +1250,7 @@ def refit_pose_network(model, args, strategy, dataset, name):
                 model.options,
                 name="pose_refit",
             )
-            schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps, alpha=0.05)
-            optimizer = keras.optimizers.Adam(schedule, use_ema=True, ema_momentum=0.99)
+            optimizer = cosine_adam(args, steps, use_ema=True, ema_momentum=0.99)
             refit.compile(optimizer=optimizer, jit_compile=False)
             refit.optimizer.build(refit.trainable_variables)
         for switch, variable in model.switches.items():  # the variant's loss weights
