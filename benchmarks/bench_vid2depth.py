@@ -6,10 +6,13 @@ ICP losses; 64x192 frames, batch 8 windows of 3 frames, 4 scales) and times one 
 step (`train_on_batch`, after compilation) three ways: the recipe's (the networks plain,
 the losses' forward and backward pass XLA-compiled together, `compiled_loss`), the
 whole step XLA-compiled (`jit_compile=True`, the recipe's step until the tenth session),
-and nothing compiled (`--no-jit`). They are called in turn, so load from other
-processes hits all alike; the table shows medians. Frames per second count every input
-frame of a window (3 per window). Ratios are of the recipe's step time to the other
-one's: below 1, the recipe's step is faster.
+and nothing compiled (`--no-jit`); then the step of the pose refit that follows the
+joint training (`--pose-refit-steps`: the disparity network frozen, a fresh pose network
+without normalisation) against the recipe's joint step. They are called in turn, so
+load from other processes hits all alike; the table shows medians. Frames per second
+count every input frame of a window (3 per window). Ratios are of the recipe's step
+time to the other one's: below 1, the recipe's step is faster; the refit's row is its
+step time over the joint step's.
 
 Run: `python -m benchmarks.bench_vid2depth`.
 """
@@ -61,13 +64,22 @@ def run(quick: bool = False) -> list:
         model.set_variant(*recipe.variant_settings(variant, args))
         model.train_on_batch(batch)  # compiles
         steps[mode] = lambda model=model: model.train_on_batch(batch)
-    times = {mode: [] for mode in MODES}
+    # The pose refit's step, on a joint model of its own whose disparity network it freezes.
+    keras.utils.set_random_seed(0)
+    args.jit_compile = True
+    joint = recipe.build_model(args, tf.distribute.get_strategy())
+    joint.set_variant(*recipe.variant_settings(variant, args))
+    joint.disparity_net.trainable = False
+    refit = recipe.pose_refit_model(joint, args, tf.distribute.get_strategy(), 1000)
+    refit.train_on_batch(batch)  # compiles
+    steps["refit"] = lambda: refit.train_on_batch(batch)
+    times = {mode: [] for mode in steps}
     for _ in range(repeats):
-        for mode in MODES:
+        for mode in steps:
             start = time.perf_counter()
             steps[mode]()
             times[mode].append(time.perf_counter() - start)
-    median = {mode: statistics.median(times[mode]) for mode in MODES}
+    median = {mode: statistics.median(times[mode]) for mode in steps}
     frames = 3 * args.batch_size
     size = f"{args.batch_size}x3 frames {height}x{width}, {args.scales} scales"
     return [
@@ -89,6 +101,13 @@ def run(quick: bool = False) -> list:
             frames / median["none"],
             unit="frames/s",
             note="ratio > 1: the recipe's step faster",
+        ),
+        row(
+            f"vid2depth pose refit step ({size}): vs the joint step",
+            median["refit"],
+            median["losses"],
+            unit="s",
+            note="depth frozen, pose network without normalisation",
         ),
     ]
 

@@ -143,21 +143,40 @@ def disparity_network(
     return keras.Model(image, disparities[::-1], name="disparity_net")
 
 
-def pose_network(height, width, base=16, scale=0.01, norm="batch"):
+def pose_network(height, width, base=16, scale=0.01, norm="batch", pairs=False):
     """Strided convolutions on the stacked window; a 6-DoF pose per source frame.
 
     Output `[B, 2, 6]` = `(tx, ty, tz, rx, ry, rz)` mapping the middle (target) frame into
     frames t-1 and t+1; multiplied by `scale` at the output (0.01 in SfMLearner).
     `norm`: as `conv`'s; "none" is SfMLearner's pose network (docs/vid2depth.md, rows
-    45-51).
+    45-51). `pairs`: Monodepth2's pose input, one network of two frames in temporal order
+    (t-1 and t, then t and t+1), the same weights for both, so that each translation is
+    read from its own pair of frames and both pairs show the forward motion; the first
+    pair's pose (frame t-1 into t) is inverted exactly into the middle frame's.
     """
     frames = keras.Input((height, width, 9), name="frames")
-    x = frames
+    # The output in float32 under mixed precision, as Keras advises (float16 poses keep
+    # three significant digits).
+    poses = layers.Reshape((2, 6), name="poses", dtype="float32")
+    if not pairs:
+        x = layers.Rescaling(scale)(pose_features(frames, base, norm, 12))
+        return keras.Model(frames, poses(x), name="pose_net")
+    pair = keras.Input((height, width, 6), name="pair")
+    body = layers.Rescaling(scale)(pose_features(pair, base, norm, 6))
+    encoder = keras.Model(pair, body, name="pair_pose")
+    # In float32 under mixed precision: the inversion goes through sines and arcsines.
+    earlier = ops.cast(encoder(frames[..., :6]), "float32")  # frame t-1 into frame t
+    later = ops.cast(encoder(frames[..., 3:]), "float32")  # frame t into frame t+1
+    earlier = kt.geometry.matrix_to_pose_vec(rigid_inverse(kt.geometry.pose_vec_to_matrix(earlier)))
+    x = layers.Concatenate(dtype="float32")([earlier, later])
+    return keras.Model(frames, poses(x), name="pose_net")
+
+
+def pose_features(x, base, norm, outputs):
+    """The pose network's body: six strided convolutions, `outputs` channels averaged."""
     for level, filters in enumerate([base, 2 * base, 4 * base, 8 * base, 8 * base, 8 * base]):
         x = conv(x, filters, (7, 5, 3, 3, 3, 3)[level], strides=2, norm=norm)
-    x = layers.GlobalAveragePooling2D()(layers.Conv2D(12, 1)(x))
-    x = layers.Rescaling(scale)(x)
-    return keras.Model(frames, layers.Reshape((2, 6), name="poses")(x), name="pose_net")
+    return layers.GlobalAveragePooling2D()(layers.Conv2D(outputs, 1)(x))
 
 
 def stack_window(images):
@@ -1058,6 +1077,13 @@ def build_parser():
         "(kt.optimizers.LearningRateMultiplier; default 1)",
     )
     parser.add_argument(
+        "--pose-input",
+        choices=("window", "pairs"),
+        default="window",
+        help="the pose networks see the stacked window (SfMLearner's, vid2depth's) or "
+        "the middle frame with each neighbour in turn (Monodepth2's pairs)",
+    )
+    parser.add_argument(
         "--pose-refit-steps",
         metavar="N",
         type=kt.recipe_utils.non_negative_int,
@@ -1199,7 +1225,14 @@ def build_model(args, strategy):
             disparity_network(
                 height, width, args.width, args.scales, args.depth_range, args.spacing
             ),
-            pose_network(height, width, args.width, args.pose_scale, args.pose_norm),
+            pose_network(
+                height,
+                width,
+                args.width,
+                args.pose_scale,
+                args.pose_norm,
+                args.pose_input == "pairs",
+            ),
             icp,
             options,
             name="vid2depth",
@@ -1223,6 +1256,32 @@ def probe_loss(model, probe):
     return loss
 
 
+def pose_refit_model(model, args, strategy, steps):
+    """`refit_pose_network`'s model, compiled: `model`'s disparity network (freeze it
+    first), a fresh pose network without normalisation, Adam over `steps` with its
+    weights averaged, `model`'s loss weights and its compiled losses."""
+    height, width = args.image_size
+    with strategy.scope():
+        refit = Vid2Depth(
+            model.disparity_net,
+            pose_network(
+                height, width, args.width, args.pose_scale, "none", args.pose_input == "pairs"
+            ),
+            model.icp,
+            model.options,
+            name="pose_refit",
+        )
+        optimizer = cosine_adam(args, steps, use_ema=True, ema_momentum=0.99)
+        refit.compile(optimizer=optimizer, jit_compile=False)
+        refit.optimizer.build(refit.trainable_variables)
+    for switch, variable in model.switches.items():  # the variant's loss weights
+        refit.switches[switch].assign(variable)
+    # The same losses of the same shapes: the joint training's compiled function (its
+    # switches hold the same weights), not a second XLA compilation of them.
+    refit.compiled_terms = model.compiled_terms
+    return refit
+
+
 def refit_pose_network(model, args, strategy, dataset, name):
     """A second pose network, trained on the finished disparity network's frozen depth.
 
@@ -1237,32 +1296,17 @@ def refit_pose_network(model, args, strategy, dataset, name):
     (Adam's `use_ema`, momentum 0.99), which steadies the direction from one epoch to
     the next. It replaces the trained pose network for evaluation and export.
     """
-    height, width = args.image_size
     steps = args.pose_refit_steps
     per_epoch = min(steps, args.steps_per_epoch)
     model.disparity_net.trainable = False
     try:
-        with strategy.scope():
-            refit = Vid2Depth(
-                model.disparity_net,
-                pose_network(height, width, args.width, args.pose_scale, norm="none"),
-                model.icp,
-                model.options,
-                name="pose_refit",
-            )
-            optimizer = cosine_adam(args, steps, use_ema=True, ema_momentum=0.99)
-            refit.compile(optimizer=optimizer, jit_compile=False)
-            refit.optimizer.build(refit.trainable_variables)
-        for switch, variable in model.switches.items():  # the variant's loss weights
-            refit.switches[switch].assign(variable)
-        # The same losses of the same shapes: the joint training's compiled function (its
-        # switches hold the same weights), not a second XLA compilation of them.
-        refit.compiled_terms = model.compiled_terms
+        refit = pose_refit_model(model, args, strategy, steps)
         print(f"{name}: the pose network refitted on the frozen depth", flush=True)
         refit.fit(  # its EMA weights are swapped in at the end of fit
             dataset,
             epochs=-(-steps // per_epoch),
             steps_per_epoch=per_epoch,
+            shuffle=False,  # the dataset shuffles
             callbacks=kt.recipe_utils.tensorboard_callbacks(args.tensorboard, f"{name}_pose"),
             verbose=2,
         )

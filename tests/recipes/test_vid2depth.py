@@ -74,6 +74,27 @@ def test_quick_run_mirrored_over_two_cpus(recipe, tmp_path):
     assert metrics["loss_after_training"]["no_ssim"] < metrics["loss_before_training"]["no_ssim"]
 
 
+def test_quick_run_in_mixed_precision_with_paired_poses(recipe, tmp_path):
+    # One device, the XLA-compiled losses, mixed_float16 and paired pose networks (the
+    # joint one and the refitted one): the run trains and ships both networks, each checked
+    # by the recipe against its reloaded files. `--mixed-precision` used to die at export
+    # (a float16 disparity near 100 has steps of 0.0625).
+    argv = ["--quick", "--output", str(tmp_path), "--mixed-precision", "--pose-input", "pairs"]
+    argv += ["--image-size", "16", "48", "--variants", "no_icp"]  # ICP's XLA compile: minutes
+    try:
+        metrics = recipe.main(argv)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    scores = metrics["results"]["no_icp"]
+    assert all(math.isfinite(value) for value in scores.values()), scores
+    assert metrics["loss_after_training"]["no_icp"] < metrics["loss_before_training"]["no_icp"]
+    pose_net = keras.saving.load_model(tmp_path / "pose_net.keras", safe_mode=True)
+    assert "pair_pose" in [layer.name for layer in pose_net.layers]
+    body = {layer.compute_dtype for layer in pose_net.get_layer("pair_pose").layers[1:]}
+    assert body == {"float16"}  # the convolutions in float16
+    assert pose_net.outputs[0].dtype == "float32"  # the output, as Keras advises
+
+
 def test_oracles_feed_the_ground_truth_to_training(recipe):
     data = kt.datasets.synthetic_driving(1, 3, (16, 24), seed=0)
     args = recipe.build_parser().parse_args(["--oracle-pose", "--oracle-depth"])
@@ -289,6 +310,40 @@ def test_disparity_heads_are_float32_under_mixed_precision(recipe, spacing):
     assert [output.dtype for output in net.outputs] == ["float32", "float32"]
     body = {layer.compute_dtype for layer in net.layers if isinstance(layer, layers.Conv2D)}
     assert body == {"float16", "float32"}  # the encoder and decoder stay in float16
+
+
+def test_paired_pose_network_reads_each_translation_from_its_own_pair(recipe, tmp_path):
+    # --pose-input pairs: the pose into t-1 sees frames t-1 and t only, the pose into t+1
+    # frames t and t+1, through the same weights: a pair of frames seen from the earlier
+    # window (as t, t+1) and from the later one (as t-1, t) gives inverse motions.
+    rng = np.random.default_rng(0)
+    frames = [rng.uniform(size=(2, 32, 64, 3)).astype("float32") for _ in range(4)]
+    first, second = np.concatenate(frames[:3], -1), np.concatenate(frames[1:], -1)
+    keras.utils.set_random_seed(0)  # scale 30: untrained poses far from the identity
+    net = recipe.pose_network(32, 64, base=8, scale=30.0, norm="none", pairs=True)
+
+    def matrices(window, k):
+        return np.asarray(kt.geometry.pose_vec_to_matrix(net(window).numpy()[:, k]))
+
+    product = matrices(first, 1) @ matrices(second, 0)  # b into c, then c into b
+    np.testing.assert_allclose(product, np.broadcast_to(np.eye(4), product.shape), atol=1e-5)
+    assert np.abs(matrices(first, 1) - np.eye(4)).max() > 0.05  # far from the identity
+    # The pose into t-1 ignores frame t+1; the pose into t+1 does not.
+    changed = np.concatenate([first[..., :6], frames[3]], -1)
+    poses, moved = net(first).numpy(), net(changed).numpy()
+    np.testing.assert_allclose(moved[:, 0], poses[:, 0], rtol=1e-5, atol=1e-9)
+    assert np.abs(moved[:, 1] - poses[:, 1]).max() > 1e-3 * np.abs(poses[:, 1]).max()
+    # The window network (one view of all three frames) has no such property: the check
+    # can fail.
+    keras.utils.set_random_seed(0)
+    stacked = recipe.pose_network(32, 64, base=8, scale=30.0, norm="none")
+    vectors = stacked(first).numpy()[:, 1], stacked(second).numpy()[:, 0]
+    product = np.asarray(kt.geometry.pose_vec_to_matrix(vectors[0])) @ np.asarray(
+        kt.geometry.pose_vec_to_matrix(vectors[1])
+    )
+    assert np.abs(product - np.eye(4)).max() > 1e-3
+    # It ships: the `.keras` file (safe_mode) gives the same poses.
+    kt.export.check_keras_round_trip(net, tmp_path / "pose_net.keras", first)
 
 
 def test_group_normalised_pose_of_a_window_ignores_the_rest_of_its_batch(recipe):
