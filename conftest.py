@@ -11,6 +11,8 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import pytest  # noqa: E402
+
 if os.environ["KERAS_BACKEND"] == "tensorflow":
     import tensorflow as tf
 
@@ -39,3 +41,14 @@ def pytest_collection_modifyitems(items):
         return prefixes[0] if prefixes else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: the usual order within each group
+
+
+@pytest.fixture(autouse=True)
+def float32_policy_after_each_test():
+    """Each test ends with Keras's default float32 policy: a recipe run with
+    `--mixed-precision` sets `mixed_float16` globally, and the tests that pytest-xdist
+    gave the same worker after it would otherwise build their layers in float16."""
+    yield
+    import keras  # here: imported at the top, it could initialise TensorFlow's devices
+
+    keras.config.set_dtype_policy("float32")

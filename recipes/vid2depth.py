@@ -18,7 +18,8 @@ Paper: Mahjourian, Wicke & Angelova, "Unsupervised Learning of Depth and Ego-Mot
 Monocular Video Using 3D Geometric Constraints" (CVPR 2018); KITTI Abs Rel 0.163 with all
 losses, 0.175 without ICP, 0.183 without SSIM, 0.176 without principled masks.
 
-Run (the model to ship: all losses at 64x192, 2,000 steps; about 22 minutes on 2 CPU cores):
+Run (the model to ship: all losses at 64x192, 2,000 steps and the pose refit's 1,000; about
+23 minutes on 2 CPU cores):
 
     nice -n 5 python recipes/vid2depth.py --output out/vid2depth
 
@@ -30,8 +31,8 @@ Cityscapes, ...), and `--eval-images LIST --eval-depth NPY` to score depth on yo
 truth (docs/vid2depth.md, "Your own data"). Monodepth2's options (`--upsample`,
 `--min-reprojection`, `--automask`; `--mirror`, on by default), SC-SfMLearner's
 `--consistency-weight`, a photometric loss without each warp's worst pixels (`--trim`),
-the pose network's normalisation and learning rate (`--pose-norm`,
-`--pose-lr-multiplier`), the second pose network fitted on the frozen depth after training
+the pose network's normalisation, learning rate and input (`--pose-norm`,
+`--pose-lr-multiplier`, `--pose-input pairs`: Monodepth2's), the second pose network fitted on the frozen depth after training
 (`--pose-refit-steps`, 1,000 by default; 0 ships the jointly trained one), the training
 windows' `--frame-steps` (steps 1 and 2 by default), the disparity's `--depth-range` and
 `--spacing`, the coarse scales' `--scale-disparity`, and the oracles that replace one
