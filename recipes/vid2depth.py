@@ -32,12 +32,12 @@ truth (docs/vid2depth.md, "Your own data"). Monodepth2's options (`--upsample`,
 `--min-reprojection`, `--automask`; `--mirror`, on by default), SC-SfMLearner's
 `--consistency-weight`, a photometric loss without each warp's worst pixels (`--trim`),
 the pose network's normalisation, learning rate and input (`--pose-norm`,
-`--pose-lr-multiplier`, `--pose-input pairs`: Monodepth2's), the second pose network fitted on the frozen depth after training
-(`--pose-refit-steps`, 1,000 by default; 0 ships the jointly trained one), the training
-windows' `--frame-steps` (steps 1 and 2 by default), the disparity's `--depth-range` and
-`--spacing`, the coarse scales' `--scale-disparity`, and the oracles that replace one
-network by the ground truth (`--oracle-pose`, `--oracle-depth`) are flags;
-docs/vid2depth.md has what each measured.
+`--pose-lr-multiplier`, `--pose-input pairs`: Monodepth2's), the second pose network
+fitted on the frozen depth after training (`--pose-refit-steps`, 1,000 by default; 0
+ships the jointly trained one), the training windows' `--frame-steps` (steps 1 and 2 by
+default), the disparity's `--depth-range` and `--spacing`, the coarse scales'
+`--scale-disparity`, and the oracles that replace one network by the ground truth
+(`--oracle-pose`, `--oracle-depth`) are flags; docs/vid2depth.md has what each measured.
 Time on a laptop CPU: see docs/vid2depth.md (the full run was measured on a shared 2-core
 machine).
 """
@@ -1082,7 +1082,8 @@ def build_parser():
         choices=("window", "pairs"),
         default="window",
         help="the pose networks see the stacked window (SfMLearner's, vid2depth's) or "
-        "the middle frame with each neighbour in turn (Monodepth2's pairs)",
+        "two frames at a time in temporal order, t-1 and t, then t and t+1 (Monodepth2's "
+        "pairs; docs/vid2depth.md, rows 65-66)",
     )
     parser.add_argument(
         "--pose-refit-steps",
