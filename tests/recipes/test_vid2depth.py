@@ -81,10 +81,7 @@ def test_quick_run_in_mixed_precision_with_paired_poses(recipe, tmp_path):
     # (a float16 disparity near 100 has steps of 0.0625).
     argv = ["--quick", "--output", str(tmp_path), "--mixed-precision", "--pose-input", "pairs"]
     argv += ["--image-size", "16", "48", "--variants", "no_icp"]  # ICP's XLA compile: minutes
-    try:
-        metrics = recipe.main(argv)
-    finally:
-        keras.config.set_dtype_policy("float32")
+    metrics = recipe.main(argv)  # conftest.py restores the float32 policy after the test
     scores = metrics["results"]["no_icp"]
     assert all(math.isfinite(value) for value in scores.values()), scores
     assert metrics["loss_after_training"]["no_icp"] < metrics["loss_before_training"]["no_icp"]
@@ -302,11 +299,8 @@ def test_pose_refit_trains_a_fresh_pose_network_with_the_depth_frozen(recipe):
 def test_disparity_heads_are_float32_under_mixed_precision(recipe, spacing):
     # In float16 a disparity near 100 (depth 0.01) has steps of 0.0625: the SavedModel of a
     # `--mixed-precision` run differed from the model by 3 steps and failed its export check.
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        net = recipe.disparity_network(16, 48, base=8, num_scales=2, spacing=spacing)
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    keras.config.set_dtype_policy("mixed_float16")  # conftest.py restores float32 after
+    net = recipe.disparity_network(16, 48, base=8, num_scales=2, spacing=spacing)
     assert [output.dtype for output in net.outputs] == ["float32", "float32"]
     body = {layer.compute_dtype for layer in net.layers if isinstance(layer, layers.Conv2D)}
     assert body == {"float16", "float32"}  # the encoder and decoder stay in float16
@@ -322,12 +316,12 @@ def test_paired_pose_network_reads_each_translation_from_its_own_pair(recipe, tm
     keras.utils.set_random_seed(0)  # scale 30: untrained poses far from the identity
     net = recipe.pose_network(32, 64, base=8, scale=30.0, norm="none", pairs=True)
 
-    def matrices(window, k):
-        return np.asarray(kt.geometry.pose_vec_to_matrix(net(window).numpy()[:, k]))
+    def matrices(network, window, k):
+        return np.asarray(kt.geometry.pose_vec_to_matrix(network(window).numpy()[:, k]))
 
-    product = matrices(first, 1) @ matrices(second, 0)  # b into c, then c into b
+    product = matrices(net, first, 1) @ matrices(net, second, 0)  # b into c, then c into b
     np.testing.assert_allclose(product, np.broadcast_to(np.eye(4), product.shape), atol=1e-5)
-    assert np.abs(matrices(first, 1) - np.eye(4)).max() > 0.05  # far from the identity
+    assert np.abs(matrices(net, first, 1) - np.eye(4)).max() > 0.05  # far from the identity
     # The pose into t-1 ignores frame t+1; the pose into t+1 does not.
     changed = np.concatenate([first[..., :6], frames[3]], -1)
     poses, moved = net(first).numpy(), net(changed).numpy()
@@ -337,10 +331,7 @@ def test_paired_pose_network_reads_each_translation_from_its_own_pair(recipe, tm
     # can fail.
     keras.utils.set_random_seed(0)
     stacked = recipe.pose_network(32, 64, base=8, scale=30.0, norm="none")
-    vectors = stacked(first).numpy()[:, 1], stacked(second).numpy()[:, 0]
-    product = np.asarray(kt.geometry.pose_vec_to_matrix(vectors[0])) @ np.asarray(
-        kt.geometry.pose_vec_to_matrix(vectors[1])
-    )
+    product = matrices(stacked, first, 1) @ matrices(stacked, second, 0)
     assert np.abs(product - np.eye(4)).max() > 1e-3
     # It ships: the `.keras` file (safe_mode) gives the same poses.
     kt.export.check_keras_round_trip(net, tmp_path / "pose_net.keras", first)
