@@ -32,10 +32,12 @@ truth (docs/vid2depth.md, "Your own data"). Monodepth2's options (`--upsample`,
 `--min-reprojection`, `--automask`; `--mirror`, on by default), SC-SfMLearner's
 `--consistency-weight`, a photometric loss without each warp's worst pixels (`--trim`),
 the pose network's normalisation, learning rate and input (`--pose-norm`,
-`--pose-lr-multiplier`, `--pose-input pairs`: Monodepth2's), the second pose network
-fitted on the frozen depth after training (`--pose-refit-steps`, 1,000 by default; 0
-ships the jointly trained one), the training windows' `--frame-steps` (steps 1 and 2 by
-default), the disparity's `--depth-range` and `--spacing`, the coarse scales'
+`--pose-lr-multiplier`, `--pose-input pairs`: Monodepth2's), the car's motion on flat
+ground (`--planar-motion`, on by default: no climb, pitch or roll), the second pose
+network fitted on the frozen depth after training (`--pose-refit-steps`, 1,000 by
+default; 0 ships the jointly trained one), the test-time refinement of the speeds
+(`--refine-steps`, 50 by default, `--refine-keep`), the training windows' `--frame-steps`
+(steps 1 and 2 by default), the disparity's `--depth-range` and `--spacing`, the coarse scales'
 `--scale-disparity`, and the oracles that replace one network by the ground truth
 (`--oracle-pose`, `--oracle-depth`) are flags; docs/vid2depth.md has what each measured.
 Time on a laptop CPU: see docs/vid2depth.md (the full run was measured on a shared 2-core
@@ -144,7 +146,7 @@ def disparity_network(
     return keras.Model(image, disparities[::-1], name="disparity_net")
 
 
-def pose_network(height, width, base=16, scale=0.01, norm="batch", pairs=False):
+def pose_network(height, width, base=16, scale=0.01, norm="batch", pairs=False, planar=False):
     """Strided convolutions on the stacked window; a 6-DoF pose per source frame.
 
     Output `[B, 2, 6]` = `(tx, ty, tz, rx, ry, rz)` mapping the middle (target) frame into
@@ -154,6 +156,8 @@ def pose_network(height, width, base=16, scale=0.01, norm="batch", pairs=False):
     (t-1 and t, then t and t+1), the same weights for both, so that each translation is
     read from its own pair of frames and both pairs show the forward motion; the first
     pair's pose (frame t-1 into t) is inverted exactly into the middle frame's.
+    `planar`: a camera that moves on a flat ground and turns about the vertical only (a
+    car's, rows 68-69): `ty`, `rx` and `rz` are zero, the network predicts the other three.
     """
     frames = keras.Input((height, width, 9), name="frames")
     # The output in float32 under mixed precision, as Keras advises (float16 poses keep
@@ -161,16 +165,25 @@ def pose_network(height, width, base=16, scale=0.01, norm="batch", pairs=False):
     poses = layers.Reshape((2, 6), name="poses", dtype="float32")
     if not pairs:
         x = layers.Rescaling(scale)(pose_features(frames, base, norm, 12))
-        return keras.Model(frames, poses(x), name="pose_net")
+        return keras.Model(frames, poses(planar_only(x, planar)), name="pose_net")
     pair = keras.Input((height, width, 6), name="pair")
     body = layers.Rescaling(scale)(pose_features(pair, base, norm, 6))
-    encoder = keras.Model(pair, body, name="pair_pose")
+    encoder = keras.Model(pair, planar_only(body, planar), name="pair_pose")
     # In float32 under mixed precision: the inversion goes through sines and arcsines.
     earlier = ops.cast(encoder(frames[..., :6]), "float32")  # frame t-1 into frame t
     later = ops.cast(encoder(frames[..., 3:]), "float32")  # frame t into frame t+1
     earlier = kt.geometry.matrix_to_pose_vec(rigid_inverse(kt.geometry.pose_vec_to_matrix(earlier)))
     x = layers.Concatenate(dtype="float32")([earlier, later])
     return keras.Model(frames, poses(x), name="pose_net")
+
+
+def planar_only(vectors, planar):
+    """`vectors` (`[B, 6k]` pose vectors) with `ty`, `rx`, `rz` zeroed when `planar`, in
+    float32; `vectors` as they are otherwise."""
+    if not planar:
+        return vectors
+    keep = np.tile(np.array([1, 0, 1, 0, 1, 0], "float32"), vectors.shape[-1] // 6)
+    return ops.multiply(ops.cast(vectors, "float32"), keep)
 
 
 def pose_features(x, base, norm, outputs):
@@ -630,7 +643,8 @@ def trajectory_scores(true_poses, pred_poses):
     what the ATE is made of"): `direction_error`, the mean angle in degrees between each
     predicted translation and the true one, and `ratio_error`, the root mean square error
     of the speed ratio (the length of the translation to t+1 over that to t-1), which the
-    ATE's scale fit leaves in."""
+    ATE's scale fit leaves in; and `rotation_error`, the mean angle in degrees of the
+    rotation between each predicted camera orientation and the true one."""
     true = kt.metrics.snippet_positions(true_poses, target_index=1)
     pred = kt.metrics.snippet_positions(pred_poses, target_index=1)
     errors = np.asarray(kt.metrics.trajectory_error(true, pred))
@@ -640,11 +654,14 @@ def trajectory_scores(true_poses, pred_poses):
     cosine = np.sum(true_t * pred_t, axis=-1) / (true_length * pred_length)
     true_ratio = true_length[:, 1] / true_length[:, 0]
     pred_ratio = pred_length[:, 1] / pred_length[:, 0]
+    relative = np.swapaxes(np.asarray(pred_poses)[..., :3, :3], -1, -2) @ true_poses[..., :3, :3]
+    cos_angle = (np.trace(relative, axis1=-2, axis2=-1) - 1.0) / 2.0
     return {
         "ate_mean": float(errors.mean()),
         "ate_std": float(errors.std()),
         "direction_error": float(np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))).mean()),
         "ratio_error": float(np.sqrt(np.mean((pred_ratio - true_ratio) ** 2))),
+        "rotation_error": float(np.degrees(np.arccos(np.clip(cos_angle, -1.0, 1.0))).mean()),
     }
 
 
@@ -679,7 +696,9 @@ def photometric_gradient(vectors, depth, images, intrinsics, weights):
     return loss, tape.gradient(total, vectors)
 
 
-def refine_poses(windows, depth, poses, steps, weights, learning_rate=3e-3, batch_size=16):
+def refine_poses(
+    windows, depth, poses, steps, weights, learning_rate=3e-3, batch_size=16, planar=False
+):
     """The pose network's poses refined on each window by the photometric loss alone.
 
     Test-time refinement, as struct2depth's online refinement (Casser et al., AAAI 2019)
@@ -690,8 +709,10 @@ def refine_poses(windows, depth, poses, steps, weights, learning_rate=3e-3, batc
     pose network loses to a constant"). Steps are in units of each pose's translation
     length and of 0.05 rad, so they do not depend on the depth's unknown scale. With the
     true depth it undoes a 4-degree tilt (the tests); with the network's depth, 100 steps
-    left the ATE where it was (0.0224 -> 0.0231, seed 0, row 35): off by default. It
-    corrects the speed ratio (`ratio_error`) but not the direction (row 37).
+    left the ATE where it was (0.0224 -> 0.0231, seed 0, row 35). It corrects the speed
+    ratio (`ratio_error`) but not the direction (rows 37, 63): `keep_lengths` takes the
+    refined lengths onto the network's directions and rotations (rows 63, 69).
+    `planar`: `ty`, `rx` and `rz` stay as they are (`--planar-motion`).
 
     Args:
         windows: `{"images": [N, 3, H, W, 3], "intrinsics": [N, 3, 3]}`.
@@ -710,6 +731,8 @@ def refine_poses(windows, depth, poses, steps, weights, learning_rate=3e-3, batc
         vectors = np.asarray(kt.geometry.matrix_to_pose_vec(poses[part]), np.float32)
         length = np.linalg.norm(vectors[..., :3], axis=-1, keepdims=True)
         unit = np.concatenate([np.repeat(length, 3, -1), np.full_like(vectors[..., 3:], 0.05)], -1)
+        if planar:  # the steps of the climb, the pitch and the roll are zero
+            unit = unit * np.array([1, 0, 1, 0, 1, 0], np.float32)
         delta = keras.Variable(np.zeros_like(vectors))
         optimizer = keras.optimizers.Adam(learning_rate)
         data = (
@@ -725,6 +748,17 @@ def refine_poses(windows, depth, poses, steps, weights, learning_rate=3e-3, batc
         refined.append(vectors + unit * np.asarray(delta))
         progress.add(len(vectors))
     return np.asarray(kt.geometry.pose_vec_to_matrix(np.concatenate(refined)))
+
+
+def keep_lengths(poses, refined):
+    """`poses` (`[..., 4, 4]`) with each translation stretched to the length of the
+    matching translation of `refined`: the network's directions and rotations, the
+    refinement's speeds."""
+    kept = np.array(poses, copy=True)
+    translation = kept[..., :3, 3]
+    length = np.linalg.norm(np.asarray(refined)[..., :3, 3], axis=-1, keepdims=True)
+    kept[..., :3, 3] = translation / np.linalg.norm(translation, axis=-1, keepdims=True) * length
+    return kept
 
 
 def warp_error(test, depth=None, poses=None):
@@ -764,7 +798,11 @@ def variant_scores(model, test, prediction, args, truth=None):
     }
     if args.refine_steps:
         weights = (args.reconstruction_weight, args.ssim_weight)
-        refined = refine_poses(test, depth, poses, args.refine_steps, weights)
+        refined = refine_poses(
+            test, depth, poses, args.refine_steps, weights, planar=args.planar_motion
+        )
+        if args.refine_keep == "lengths":
+            refined = keep_lengths(poses, refined)
         for key, value in trajectory_scores(test["poses"], refined).items():
             scores[f"refined_{key}"] = value
     return scores
@@ -961,7 +999,7 @@ def build_parser():
         "image_size": [32, 96],
         "scales": 2,
         "max_windows": 64,
-        "refine_steps": 2,  # off by default; on here so that the quick run covers it
+        "refine_steps": 2,  # 50 by default: a minute on the held-out windows
         "pose_refit_steps": 4,
     }
     kt.recipe_utils.add_recipe_arguments(parser, "vid2depth", epochs=20, quick=quick)
@@ -1027,10 +1065,18 @@ def build_parser():
     parser.add_argument(
         "--refine-steps",
         type=kt.recipe_utils.non_negative_int,
-        default=0,
+        default=50,
         help="evaluation: Adam steps of test-time photometric refinement of each held-out "
-        "window's poses, scored as refined_ate (default 0: none; 100 did not help, "
-        "docs/vid2depth.md row 35)",
+        "window's poses, scored as refined_ate (0: none; docs/vid2depth.md rows 35, 63, "
+        "68-69)",
+    )
+    parser.add_argument(
+        "--refine-keep",
+        choices=("lengths", "pose"),
+        default="lengths",
+        help="what the refinement changes: the translations' lengths only, on the network's "
+        "directions and rotations (the default), or the whole pose (docs/vid2depth.md, "
+        "rows 63, 68-69)",
     )
     parser.add_argument(
         "--mirror",
@@ -1084,6 +1130,14 @@ def build_parser():
         help="the pose networks see the stacked window (SfMLearner's, vid2depth's) or "
         "two frames at a time in temporal order, t-1 and t, then t and t+1 (Monodepth2's "
         "pairs; docs/vid2depth.md, rows 65-66)",
+    )
+    parser.add_argument(
+        "--planar-motion",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the pose networks predict a motion on flat ground: forward, sideways and a "
+        "turn about the vertical; no climb, pitch or roll (a car's; on by default, "
+        "--no-planar-motion for a handheld or flying camera; docs/vid2depth.md, rows 68-69)",
     )
     parser.add_argument(
         "--pose-refit-steps",
@@ -1234,6 +1288,7 @@ def build_model(args, strategy):
                 args.pose_scale,
                 args.pose_norm,
                 args.pose_input == "pairs",
+                args.planar_motion,
             ),
             icp,
             options,
@@ -1267,7 +1322,13 @@ def pose_refit_model(model, args, strategy, steps):
         refit = Vid2Depth(
             model.disparity_net,
             pose_network(
-                height, width, args.width, args.pose_scale, "none", args.pose_input == "pairs"
+                height,
+                width,
+                args.width,
+                args.pose_scale,
+                "none",
+                args.pose_input == "pairs",
+                args.planar_motion,
             ),
             model.icp,
             model.options,
@@ -1417,7 +1478,7 @@ def main(argv=None):
 
     plot_depths(output / "depth.png", test, predictions)
     plot_losses(output / "losses.png", histories)
-    ate = ["ate_mean", "ate_std", "direction_error", "ratio_error"]
+    ate = ["ate_mean", "ate_std", "direction_error", "ratio_error", "rotation_error"]
     if args.refine_steps:
         ate += [f"refined_{name}" for name in ate]
     columns = ["model", *METRICS, "depth_slope", "at_depth_limits", *ate, "paper abs_rel"]

@@ -337,6 +337,37 @@ def test_paired_pose_network_reads_each_translation_from_its_own_pair(recipe, tm
     kt.export.check_keras_round_trip(net, tmp_path / "pose_net.keras", first)
 
 
+@pytest.mark.parametrize("pairs", [False, True])
+def test_planar_pose_network_moves_on_the_ground_and_turns_about_the_vertical(
+    recipe, pairs, tmp_path
+):
+    # --planar-motion: no climb (ty), pitch (rx) or roll (rz); forward, sideways and the
+    # turn (tx, tz, ry) as the free network with the same weights predicts them. With
+    # pairs, the pose into t-1 is the exact inverse of a turn on the ground: a NumPy
+    # formula, R = Ry(ry), t -> -R^T t.
+    window = np.random.default_rng(1).uniform(size=(2, 32, 64, 9)).astype("float32")
+    keras.utils.set_random_seed(0)  # scale 30: untrained poses far from zero
+    free = recipe.pose_network(32, 64, base=8, scale=30.0, norm="none", pairs=pairs)
+    planar = recipe.pose_network(32, 64, base=8, scale=30.0, norm="none", pairs=pairs, planar=True)
+    planar.set_weights(free.get_weights())  # the zeroing has no weights of its own
+    poses, unconstrained = planar(window).numpy(), free(window).numpy()
+    assert np.abs(unconstrained[..., [1, 3, 5]]).max() > 1e-2  # the check can fail
+    np.testing.assert_allclose(poses[..., [1, 3, 5]], 0.0, atol=1e-6)
+    np.testing.assert_allclose(poses[:, 1, [0, 2, 4]], unconstrained[:, 1, [0, 2, 4]], rtol=1e-5)
+    if pairs:  # the earlier pair's motion (t-1 into t), inverted into the middle frame's
+        encoder = planar.get_layer("pair_pose")
+        tx, _, tz, _, ry, _ = np.moveaxis(encoder(window[..., :6]).numpy(), -1, 0)
+        c, s = np.cos(ry), np.sin(ry)
+        np.testing.assert_allclose(poses[:, 0, 4], -ry, rtol=1e-5)
+        np.testing.assert_allclose(poses[:, 0, 0], -(c * tx - s * tz), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(poses[:, 0, 2], -(s * tx + c * tz), rtol=1e-4, atol=1e-6)
+    else:
+        np.testing.assert_allclose(
+            poses[:, 0, [0, 2, 4]], unconstrained[:, 0, [0, 2, 4]], rtol=1e-5
+        )
+    kt.export.check_keras_round_trip(planar, tmp_path / "pose_net.keras", window)
+
+
 def test_group_normalised_pose_of_a_window_ignores_the_rest_of_its_batch(recipe):
     # In training, batch normalisation mixes the windows of a batch: one window's pose
     # changes with its neighbours. Group normalisation is per example: it must not.
@@ -568,7 +599,7 @@ def test_warp_error_ranks_the_truth_below_no_motion(recipe):
     assert true < still
 
 
-def test_trajectory_scores_split_the_ate_into_direction_and_speed_ratio(recipe):
+def test_trajectory_scores_split_the_ate_into_direction_speed_ratio_and_rotation(recipe):
     # Straight-ahead motion to t-1 (backwards, length a) and t+1 (forward, length b); the
     # prediction turns every translation by a known angle about the vertical axis and
     # stretches the one to t+1: closed forms for both parts.
@@ -588,6 +619,14 @@ def test_trajectory_scores_split_the_ate_into_direction_and_speed_ratio(recipe):
     np.testing.assert_allclose(scores["ratio_error"], ratio_error, rtol=1e-5)
     exact = recipe.trajectory_scores(true, 0.5 * true + 0.5 * np.eye(4))  # half-length
     assert exact["direction_error"] < 1e-3 and exact["ratio_error"] < 1e-6
+    assert scores["rotation_error"] < 1e-3 and exact["rotation_error"] < 1e-3
+    # The cameras turned by the same 2 degrees: the rotation's part, the others unchanged.
+    turned = pred.copy()
+    turned[..., :3, :3] = turn @ true[..., :3, :3]
+    parts = recipe.trajectory_scores(true, turned)
+    np.testing.assert_allclose(parts["rotation_error"], 2.0, rtol=1e-4)
+    for key in ("direction_error", "ratio_error"):
+        np.testing.assert_allclose(parts[key], scores[key], rtol=1e-6)
 
 
 def test_at_depth_limits_counts_the_pixels_at_either_end_of_the_range(recipe):
@@ -647,6 +686,47 @@ def test_pose_refinement_turns_a_tilted_motion_back_towards_the_truth(recipe):
     assert np.mean(after) < 0.5 * np.mean(before)
     ate = [recipe.trajectory_scores(data["poses"], p)["ate_mean"] for p in (poses, refined)]
     assert ate[1] < 0.5 * ate[0]
+
+
+def test_keep_lengths_puts_the_refined_speeds_on_the_network_directions(recipe):
+    # The network's directions and rotations, the refinement's lengths: NumPy's norms.
+    rng = np.random.default_rng(0)
+    poses, refined = (
+        np.asarray(kt.geometry.pose_vec_to_matrix(rng.normal(size=(3, 2, 6)).astype("float32")))
+        for _ in range(2)
+    )
+    kept = recipe.keep_lengths(poses, refined)
+    np.testing.assert_array_equal(kept[..., :3, :3], poses[..., :3, :3])
+    length = np.linalg.norm(kept[..., :3, 3], axis=-1)
+    np.testing.assert_allclose(length, np.linalg.norm(refined[..., :3, 3], axis=-1), rtol=1e-6)
+    direction = poses[..., :3, 3] / np.linalg.norm(poses[..., :3, 3], axis=-1, keepdims=True)
+    np.testing.assert_allclose(kept[..., :3, 3], direction * length[..., None], rtol=1e-6)
+
+
+def test_planar_refinement_finds_the_speeds_and_keeps_climb_pitch_and_roll(recipe):
+    # The true depth and poses, the translation to t+1 stretched by 10 % (the speed ratio
+    # off by 0.1, the street's spread is 0.07): the planar refinement must bring the
+    # ratio back, and leave ty, rx and rz exactly where they were.
+    data = kt.datasets.synthetic_driving(1, 8, (32, 96), seed=10_000)
+    true = np.asarray(kt.geometry.matrix_to_pose_vec(data["poses"]))
+    stretched = true.copy()
+    stretched[:, 1, :3] *= 1.1
+    stretched[..., [1, 3, 5]] += 0.001  # off the ground plane: must stay so
+    poses = np.asarray(kt.geometry.pose_vec_to_matrix(stretched))
+    depth = data["depth"][:, 1, ..., 0]
+    refined = recipe.refine_poses(data, depth, poses, 50, (0.85, 0.15), planar=True)
+    vectors = np.asarray(kt.geometry.matrix_to_pose_vec(refined))
+    np.testing.assert_allclose(vectors[..., [1, 3, 5]], stretched[..., [1, 3, 5]], atol=1e-6)
+    kept = recipe.keep_lengths(poses, refined)
+
+    def ratio_error(matrices):
+        return recipe.trajectory_scores(data["poses"], matrices)["ratio_error"]
+
+    before = ratio_error(poses)  # 0.1 times the true ratio, rms
+    true_ratio = np.linalg.norm(true[:, 1, :3], axis=-1) / np.linalg.norm(true[:, 0, :3], axis=-1)
+    np.testing.assert_allclose(before, 0.1 * np.sqrt(np.mean(true_ratio**2)), rtol=1e-3)
+    # At least half of it must go (0.100 -> 0.016 on these 6 windows when written).
+    assert ratio_error(kept) < 0.5 * before
 
 
 def reference_depth_metrics(true, pred):
