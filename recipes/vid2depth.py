@@ -36,8 +36,9 @@ the pose network's normalisation, learning rate and input (`--pose-norm`,
 ground (`--planar-motion`, on by default: no climb, pitch or roll), the second pose
 network fitted on the frozen depth after training (`--pose-refit-steps`, 1,000 by
 default; 0 ships the jointly trained one), the test-time refinement of the speeds
-(`--refine-steps`, 50 by default, `--refine-keep`), the training windows' `--frame-steps`
-(steps 1 and 2 by default), the disparity's `--depth-range` and `--spacing`, the coarse scales'
+(`--refine-steps`, 50 by default, `--refine-keep`), the training windows'
+`--frame-steps` (steps 1 and 2 by default), the disparity's `--depth-range` and
+`--spacing`, the coarse scales'
 `--scale-disparity`, and the oracles that replace one network by the ground truth
 (`--oracle-pose`, `--oracle-depth`) are flags; docs/vid2depth.md has what each measured.
 Time on a laptop CPU: see docs/vid2depth.md (the full run was measured on a shared 2-core
@@ -177,13 +178,16 @@ def pose_network(height, width, base=16, scale=0.01, norm="batch", pairs=False, 
     return keras.Model(frames, poses(x), name="pose_net")
 
 
+# The parts of a pose vector `(tx, ty, tz, rx, ry, rz)` a car on flat ground moves in.
+PLANAR = np.array([1, 0, 1, 0, 1, 0], "float32")
+
+
 def planar_only(vectors, planar):
     """`vectors` (`[B, 6k]` pose vectors) with `ty`, `rx`, `rz` zeroed when `planar`, in
     float32; `vectors` as they are otherwise."""
     if not planar:
         return vectors
-    keep = np.tile(np.array([1, 0, 1, 0, 1, 0], "float32"), vectors.shape[-1] // 6)
-    return ops.multiply(ops.cast(vectors, "float32"), keep)
+    return ops.multiply(ops.cast(vectors, "float32"), np.tile(PLANAR, vectors.shape[-1] // 6))
 
 
 def pose_features(x, base, norm, outputs):
@@ -732,7 +736,7 @@ def refine_poses(
         length = np.linalg.norm(vectors[..., :3], axis=-1, keepdims=True)
         unit = np.concatenate([np.repeat(length, 3, -1), np.full_like(vectors[..., 3:], 0.05)], -1)
         if planar:  # the steps of the climb, the pitch and the roll are zero
-            unit = unit * np.array([1, 0, 1, 0, 1, 0], np.float32)
+            unit = unit * PLANAR
         delta = keras.Variable(np.zeros_like(vectors))
         optimizer = keras.optimizers.Adam(learning_rate)
         data = (
