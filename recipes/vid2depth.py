@@ -649,16 +649,17 @@ def trajectory_scores(true_poses, pred_poses):
     of the speed ratio (the length of the translation to t+1 over that to t-1), which the
     ATE's scale fit leaves in; and `rotation_error`, the mean angle in degrees of the
     rotation between each predicted camera orientation and the true one."""
+    true_poses, pred_poses = np.asarray(true_poses), np.asarray(pred_poses)
     true = kt.metrics.snippet_positions(true_poses, target_index=1)
     pred = kt.metrics.snippet_positions(pred_poses, target_index=1)
     errors = np.asarray(kt.metrics.trajectory_error(true, pred))
-    true_t, pred_t = np.asarray(true_poses)[..., :3, 3], np.asarray(pred_poses)[..., :3, 3]
+    true_t, pred_t = true_poses[..., :3, 3], pred_poses[..., :3, 3]
     true_length = np.linalg.norm(true_t, axis=-1)
     pred_length = np.linalg.norm(pred_t, axis=-1)
     cosine = np.sum(true_t * pred_t, axis=-1) / (true_length * pred_length)
     true_ratio = true_length[:, 1] / true_length[:, 0]
     pred_ratio = pred_length[:, 1] / pred_length[:, 0]
-    relative = np.swapaxes(np.asarray(pred_poses)[..., :3, :3], -1, -2) @ true_poses[..., :3, :3]
+    relative = np.swapaxes(pred_poses[..., :3, :3], -1, -2) @ true_poses[..., :3, :3]
     cos_angle = (np.trace(relative, axis1=-2, axis2=-1) - 1.0) / 2.0
     return {
         "ate_mean": float(errors.mean()),
@@ -1285,15 +1286,7 @@ def build_model(args, strategy):
             disparity_network(
                 height, width, args.width, args.scales, args.depth_range, args.spacing
             ),
-            pose_network(
-                height,
-                width,
-                args.width,
-                args.pose_scale,
-                args.pose_norm,
-                args.pose_input == "pairs",
-                args.planar_motion,
-            ),
+            args_pose_network(args, args.pose_norm),
             icp,
             options,
             name="vid2depth",
@@ -1317,23 +1310,23 @@ def probe_loss(model, probe):
     return loss
 
 
+def args_pose_network(args, norm):
+    """The pose network the options ask for (`--image-size`, `--width`, `--pose-scale`,
+    `--pose-input`, `--planar-motion`), with the normalisation `norm`: the joint
+    training's (`--pose-norm`) or the refit's ("none")."""
+    height, width = args.image_size
+    pairs = args.pose_input == "pairs"
+    return pose_network(height, width, args.width, args.pose_scale, norm, pairs, args.planar_motion)
+
+
 def pose_refit_model(model, args, strategy, steps):
     """`refit_pose_network`'s model, compiled: `model`'s disparity network (freeze it
     first), a fresh pose network without normalisation, Adam over `steps` with its
     weights averaged, `model`'s loss weights and its compiled losses."""
-    height, width = args.image_size
     with strategy.scope():
         refit = Vid2Depth(
             model.disparity_net,
-            pose_network(
-                height,
-                width,
-                args.width,
-                args.pose_scale,
-                "none",
-                args.pose_input == "pairs",
-                args.planar_motion,
-            ),
+            args_pose_network(args, "none"),
             model.icp,
             model.options,
             name="pose_refit",
